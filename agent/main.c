@@ -1,0 +1,332 @@
+/* main.c - halo-agent's entry point: global options, paths, config, and the
+ * command table.
+ *
+ * Global options may stand before or after the command name (up to a "--"):
+ *   --data-dir DIR, --config FILE, -v/--verbose, -q/--quiet, --json,
+ *   -h/--help, --version.
+ * Precedence of every path: flag > environment > config file > XDG default. */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "halo_config.h"
+
+#define MAIN_USAGE \
+	"Usage: halo-agent [global options] <command> [options]\n" \
+	"\n" \
+	"A local agent runtime: install skills in a sandbox, keep a knowledge base,\n" \
+	"run monitors, all driven by an embedded LLM engine (GGUF, Vulkan or CPU).\n" \
+	"\n" \
+	"Global options (before or after the command):\n" \
+	"  --data-dir DIR   where the database and workspaces live\n" \
+	"                   (env HALO_AGENT_DATA_DIR; config data_dir;\n" \
+	"                   default $XDG_DATA_HOME/halo-agent)\n" \
+	"  --config FILE    config file (env HALO_AGENT_CONFIG;\n" \
+	"                   default $XDG_CONFIG_HOME/halo-agent/config.yaml)\n" \
+	"  --json           machine-readable output on stdout\n" \
+	"  -v, --verbose    more detail on stderr (repeat for more)\n" \
+	"  -q, --quiet      only errors on stderr\n" \
+	"  -h, --help       this text; 'halo-agent <command> --help' for a command\n" \
+	"  --version        print the version\n" \
+	"\n" \
+	"Exit status: 0 ok, 1 failure, 2 usage error.\n" \
+	"\n" \
+	"Commands:\n"
+
+const struct cmd cli_commands[] = {
+	{ "help", "Show help for halo-agent or one command",
+	  "Usage: halo-agent help [COMMAND]\n"
+	  "\n"
+	  "Without a command, list all commands; with one, print its full help\n"
+	  "(the same as 'halo-agent COMMAND --help').\n",
+	  cmd_help },
+	{ "version", "Print the version",
+	  "Usage: halo-agent version [--json]\n"
+	  "\n"
+	  "Print the program version (also: halo-agent --version).\n",
+	  cmd_version },
+	{ "doctor", "Check this machine: OS, CPU, memory, sandbox, Vulkan",
+	  "Usage: halo-agent doctor [--json]\n"
+	  "\n"
+	  "Report what halo-agent finds on this machine and what it means:\n"
+	  "  system   OS, distro, kernel, CPU model and SIMD features, memory,\n"
+	  "           free disk in the data dir\n"
+	  "  sandbox  unprivileged user namespaces, Landlock ABI, seccomp\n"
+	  "  vulkan   the loader, and every physical device: name, type, driver,\n"
+	  "           API version, memory heaps, subgroup size, shared memory,\n"
+	  "           max storage buffer range\n"
+	  "Each finding says what it means for you (for example which backend the\n"
+	  "engine will use).  Exit status 0 unless the data dir is unusable.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json     one JSON object with every finding\n",
+	  cmd_doctor },
+	{ "status", "Show the data dir, database and table counts",
+	  "Usage: halo-agent status [--json]\n"
+	  "\n"
+	  "Open (creating if needed) the database in the data dir, apply pending\n"
+	  "migrations, and print: data dir, database path, schema version, and the\n"
+	  "number of rows in each table.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json     print one JSON object\n",
+	  cmd_status },
+	{ "config", "Show the configuration and where it comes from",
+	  "Usage: halo-agent config [show|path|keys] [--json]\n"
+	  "\n"
+	  "  show   every setting with its effective value (default)\n"
+	  "  path   the config file in use\n"
+	  "  keys   every documented key, its type, default and meaning\n"
+	  "\n"
+	  "The file is YAML; sections nest (engine: {threads: 4}).  Unknown keys are\n"
+	  "warned about; a malformed file is an error and nothing is used.\n",
+	  cmd_config },
+	{ NULL, NULL, NULL, NULL },
+};
+
+const struct cmd *cli_find_command(const char *name)
+{
+	for (const struct cmd *c = cli_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void print_main_usage(FILE *f)
+{
+	fputs(MAIN_USAGE, f);
+	for (const struct cmd *c = cli_commands; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+}
+
+int cmd_help(struct app *app, int argc, char **argv)
+{
+	const struct cmd *c;
+	int opt;
+
+	(void)app;
+	while ((opt = cli_getopt(argc, argv, "", NULL)) != -1)
+		return cli_help_or_usage(argv[0], opt);
+	if (optind >= argc) {
+		print_main_usage(stdout);
+		return EXIT_OK;
+	}
+	c = cli_find_command(argv[optind]);
+	if (c == NULL)
+		return cli_usage_error("help", "unknown command '%s'", argv[optind]);
+	fputs(c->usage, stdout);
+	return EXIT_OK;
+}
+
+int cmd_version(struct app *app, int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = cli_getopt(argc, argv, "", NULL)) != -1)
+		return cli_help_or_usage(argv[0], opt);
+	if (optind < argc)
+		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	if (app->json)
+		printf("{\"name\": \"halo-agent\", \"version\": \"%s\"}\n", HALO_VERSION);
+	else
+		printf("halo-agent %s\n", HALO_VERSION);
+	return EXIT_OK;
+}
+
+/* ---- paths ------------------------------------------------------------- */
+
+static const char *home_dir(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h && *h)
+		return h;
+	pw = getpwuid(getuid());
+	return pw && pw->pw_dir ? pw->pw_dir : "/";
+}
+
+/* $XDG_<var> if set and absolute, else $HOME/<fallback>, + "/halo-agent". */
+static char *xdg_path(const char *var, const char *fallback)
+{
+	const char *x = getenv(var);
+	char *p = NULL;
+
+	if (x && x[0] == '/')
+		return asprintf(&p, "%s/halo-agent", x) < 0 ? NULL : p;
+	return asprintf(&p, "%s/%s/halo-agent", home_dir(), fallback) < 0 ? NULL : p;
+}
+
+static void print_warning(void *ud, const char *msg)
+{
+	const struct app *app = ud;
+
+	if (!app->quiet)
+		fprintf(stderr, "halo-agent: %s\n", msg);
+}
+
+/* ---- global options ---------------------------------------------------- */
+
+struct globals {
+	const char *data_dir;
+	const char *config;
+	bool help, version;
+};
+
+/* Take the global options out of argv (in place), leaving the command and
+ * its own arguments.  Returns the new argc, or -1 after a usage error. */
+static int take_globals(int argc, char **argv, struct app *app,
+			struct globals *g)
+{
+	int out = 1;
+	bool dashdash = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **dest = NULL;
+
+		if (dashdash || a[0] != '-') {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			dashdash = true;
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--data-dir") == 0 || strncmp(a, "--data-dir=", 11) == 0)
+			dest = &g->data_dir;
+		else if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0)
+			dest = &g->config;
+		if (dest) {
+			const char *eq = strchr(a, '=');
+
+			if (eq) {
+				*dest = eq + 1;
+			} else if (i + 1 < argc) {
+				*dest = argv[++i];
+			} else {
+				fprintf(stderr, "halo-agent: option '%s' needs a value\n", a);
+				return -1;
+			}
+			if (**dest == '\0') {
+				fprintf(stderr, "halo-agent: option '%s' needs a non-empty value\n", a);
+				return -1;
+			}
+			continue;
+		}
+		if (strcmp(a, "--verbose") == 0)
+			app->verbose++;
+		else if (strspn(a + 1, "v") == strlen(a + 1) && a[1] == 'v')
+			app->verbose += (int)strlen(a + 1);
+		else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+			app->quiet = true;
+		else if (strcmp(a, "--json") == 0)
+			app->json = true;
+		else if (strcmp(a, "--version") == 0 && out == 1)
+			g->version = true;
+		else if ((strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) && out == 1)
+			g->help = true;
+		else if (out == 1) {
+			fprintf(stderr, "halo-agent: unknown global option '%s'\n"
+				"Try 'halo-agent --help' for more information.\n", a);
+			return -1;
+		} else {
+			argv[out++] = argv[i]; /* the command's own option */
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+static int resolve_paths(struct app *app, const struct globals *g,
+			 char **owned_config, char **owned_data)
+{
+	const char *env_cfg = getenv("HALO_AGENT_CONFIG");
+	const char *env_data = getenv("HALO_AGENT_DATA_DIR");
+	bool explicit_cfg = g->config || (env_cfg && *env_cfg);
+	char err[1024];
+
+	if (g->config)
+		app->config_path = g->config;
+	else if (env_cfg && *env_cfg)
+		app->config_path = env_cfg;
+	else {
+		char *dir = xdg_path("XDG_CONFIG_HOME", ".config");
+
+		if (dir == NULL || asprintf(owned_config, "%s/config.yaml", dir) < 0) {
+			free(dir);
+			return cli_fail("out of memory");
+		}
+		free(dir);
+		app->config_path = *owned_config;
+	}
+	config_init(&app->cfg);
+	if (config_load(&app->cfg, app->config_path, explicit_cfg, print_warning,
+			app, err, sizeof(err)) < 0)
+		return cli_fail("%s", err);
+
+	if (g->data_dir)
+		app->data_dir = g->data_dir;
+	else if (env_data && *env_data)
+		app->data_dir = env_data;
+	else if (app->cfg.data_dir && *app->cfg.data_dir)
+		app->data_dir = app->cfg.data_dir;
+	else {
+		*owned_data = xdg_path("XDG_DATA_HOME", ".local/share");
+		if (*owned_data == NULL)
+			return cli_fail("out of memory");
+		app->data_dir = *owned_data;
+	}
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct app app = { 0 };
+	struct globals g = { 0 };
+	const struct cmd *cmd;
+	char *owned_config = NULL, *owned_data = NULL;
+	int rc;
+
+	argc = take_globals(argc, argv, &app, &g);
+	if (argc < 0)
+		return EXIT_USAGE;
+	if (g.version) {
+		printf("halo-agent %s\n", HALO_VERSION);
+		return EXIT_OK;
+	}
+	if (g.help || argc < 2) {
+		print_main_usage(g.help ? stdout : stderr);
+		return g.help ? EXIT_OK : EXIT_USAGE;
+	}
+	cmd = cli_find_command(argv[1]);
+	if (cmd == NULL) {
+		const char *names[64];
+		size_t n = 0;
+		const char *sug;
+
+		for (const struct cmd *c = cli_commands; c->name && n < 63; c++)
+			names[n++] = c->name;
+		names[n] = NULL;
+		sug = cli_suggest(argv[1], names);
+		if (sug)
+			fprintf(stderr, "halo-agent: unknown command '%s' (did you mean '%s'?)\n",
+				argv[1], sug);
+		else
+			fprintf(stderr, "halo-agent: unknown command '%s'; "
+				"'halo-agent help' lists the commands\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	rc = resolve_paths(&app, &g, &owned_config, &owned_data);
+	if (rc == EXIT_OK) {
+		optind = 1;
+		rc = cmd->run(&app, argc - 1, argv + 1);
+	}
+	config_free(&app.cfg);
+	free(owned_config);
+	free(owned_data);
+	return rc;
+}

@@ -1,0 +1,79 @@
+/* engine_int.h - private declarations shared by the files of libhalo_engine. */
+#ifndef HALO_ENGINE_INT_H
+#define HALO_ENGINE_INT_H
+
+#include "engine.h"
+
+#if defined(__GNUC__)
+#define ENGINE_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ENGINE_PRINTF(a, b)
+#endif
+
+/* Record the calling thread's last error and return `code` (a negative
+ * enum engine_err), so callers can write `return engine_seterr(...)`. */
+int engine_seterr(int code, const char *fmt, ...) ENGINE_PRINTF(2, 3);
+
+/* Forget the calling thread's last error. */
+void engine_clearerr(void);
+
+
+/* ---- quant blocks and CPU kernel sets (quant*.c) ----------------------- */
+
+/* Block layouts of the ggml quant types (shared/docs/gguf-quants.md).  f16
+ * fields are raw IEEE half bits; multi-byte fields are little-endian, and
+ * so is every host we build for.  The structs have no padding (checked
+ * below), so an array of them is the packed GGUF row. */
+struct blk_q4_0 { uint16_t d; uint8_t qs[16]; };
+struct blk_q4_1 { uint16_t d, m; uint8_t qs[16]; };
+struct blk_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
+struct blk_q5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
+struct blk_q8_0 { uint16_t d; int8_t qs[32]; };
+struct blk_q8_1 { uint16_t d, s; int8_t qs[32]; }; /* s = d * sum(qs) */
+struct blk_iq4_nl { uint16_t d; uint8_t qs[16]; };
+struct blk_q2_k { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; };
+struct blk_q3_k { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; };
+struct blk_q4_k { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
+struct blk_q5_k { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
+struct blk_q6_k { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
+struct blk_q8_k { float d; int8_t qs[256]; int16_t bsums[16]; }; /* bsums[i] = sum qs[16i..16i+15] */
+struct blk_iq4_xs { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; };
+
+_Static_assert(sizeof(struct blk_q4_0) == 18, "q4_0");
+_Static_assert(sizeof(struct blk_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(struct blk_q5_0) == 22, "q5_0");
+_Static_assert(sizeof(struct blk_q5_1) == 24, "q5_1");
+_Static_assert(sizeof(struct blk_q8_0) == 34, "q8_0");
+_Static_assert(sizeof(struct blk_q8_1) == 36, "q8_1");
+_Static_assert(sizeof(struct blk_iq4_nl) == 18, "iq4_nl");
+_Static_assert(sizeof(struct blk_q2_k) == 84, "q2_k");
+_Static_assert(sizeof(struct blk_q3_k) == 110, "q3_k");
+_Static_assert(sizeof(struct blk_q4_k) == 144, "q4_k");
+_Static_assert(sizeof(struct blk_q5_k) == 176, "q5_k");
+_Static_assert(sizeof(struct blk_q6_k) == 210, "q6_k");
+_Static_assert(sizeof(struct blk_q8_k) == 292, "q8_k");
+_Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs");
+
+/* One instruction set's kernels, generated from quant_kern.h by
+ * quant_scalar.c, quant_avx2.c and quant_avx512.c.  Entries are NULL where
+ * the type has no such kernel. */
+struct quant_kernels {
+	const char *isa;
+	quant_to_float_fn to_float[QT_COUNT];
+	quant_vec_dot_fn vec_dot[QT_COUNT];
+};
+
+extern const struct quant_kernels quant_kernels_scalar;
+extern const struct quant_kernels quant_kernels_avx2;   /* only in x86 builds */
+extern const struct quant_kernels quant_kernels_avx512; /* only in x86 builds */
+
+/* The kernel set for `isa`, or NULL if this build has none (quant_cpu.c). */
+const struct quant_kernels *quant_kernels_for(enum engine_isa isa);
+
+/* Fill the dispatched fields of the traits table from `k` (quant.c). */
+void quant_traits_bind(const struct quant_kernels *k);
+
+/* Detect the CPU and bind the traits once; idempotent (quant_cpu.c). */
+void quant_cpu_init(void);
+
+#endif
