@@ -1,0 +1,111 @@
+/* quant_cpu.c - CPU feature detection and the choice of quant kernel set.
+ *
+ * Invariants:
+ *  1. Detection runs once (pthread_once) on the first quant_traits_of() or
+ *     engine_cpu_caps_get(); after it the traits table is fully bound.
+ *  2. A kernel set is active only if the CPU has every feature its file was
+ *     compiled for and this build contains it (HALO_QUANT_X86 from meson).
+ *  3. HALO_CPU_ISA and engine_cpu_set_isa() can only lower the set, never
+ *     raise it past `best`; an unknown HALO_CPU_ISA value is ignored. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static struct engine_cpu_caps caps;
+
+static const char *const isa_names[ENGINE_ISA_COUNT] = { "scalar", "avx2", "avx512" };
+
+const char *engine_isa_name(enum engine_isa isa)
+{
+	return (unsigned)isa < ENGINE_ISA_COUNT ? isa_names[isa] : "?";
+}
+
+const struct quant_kernels *quant_kernels_for(enum engine_isa isa)
+{
+	static const struct quant_kernels *const sets[ENGINE_ISA_COUNT] = {
+		[ENGINE_ISA_SCALAR] = &quant_kernels_scalar,
+#ifdef HALO_QUANT_X86
+		[ENGINE_ISA_AVX2] = &quant_kernels_avx2,
+		[ENGINE_ISA_AVX512] = &quant_kernels_avx512,
+#endif
+	};
+
+	return (unsigned)isa < ENGINE_ISA_COUNT ? sets[isa] : NULL;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* libgcc's __builtin_cpu_supports also checks that the OS saves the
+ * AVX / AVX-512 register state (XCR0). */
+static void detect_features(struct engine_cpu_caps *c)
+{
+	__builtin_cpu_init();
+	c->avx2 = __builtin_cpu_supports("avx2");
+	c->fma = __builtin_cpu_supports("fma");
+	c->f16c = __builtin_cpu_supports("f16c");
+	c->avx512f = __builtin_cpu_supports("avx512f");
+	c->avx512bw = __builtin_cpu_supports("avx512bw");
+	c->avx512vl = __builtin_cpu_supports("avx512vl");
+	c->avx512vnni = __builtin_cpu_supports("avx512vnni");
+	c->avx512bf16 = __builtin_cpu_supports("avx512bf16");
+}
+#else
+static void detect_features(struct engine_cpu_caps *c)
+{
+	(void)c;
+}
+#endif
+
+static enum engine_isa best_isa(const struct engine_cpu_caps *c)
+{
+	bool avx2 = c->avx2 && c->fma && c->f16c;
+
+	if (avx2 && c->avx512f && c->avx512bw && c->avx512vl && quant_kernels_for(ENGINE_ISA_AVX512))
+		return ENGINE_ISA_AVX512;
+	if (avx2 && quant_kernels_for(ENGINE_ISA_AVX2))
+		return ENGINE_ISA_AVX2;
+	return ENGINE_ISA_SCALAR;
+}
+
+static void cpu_init_once(void)
+{
+	const char *env = getenv("HALO_CPU_ISA");
+
+	memset(&caps, 0, sizeof(caps));
+	detect_features(&caps);
+	caps.best = caps.active = best_isa(&caps);
+	if (env != NULL) {
+		for (int i = 0; i < ENGINE_ISA_COUNT; i++) {
+			if (strcmp(env, isa_names[i]) == 0 && (enum engine_isa)i < caps.best) {
+				caps.active = (enum engine_isa)i;
+				caps.forced = true;
+			}
+		}
+	}
+	quant_traits_bind(quant_kernels_for(caps.active));
+}
+
+void quant_cpu_init(void)
+{
+	pthread_once(&cpu_once, cpu_init_once);
+}
+
+void engine_cpu_caps_get(struct engine_cpu_caps *out)
+{
+	quant_cpu_init();
+	*out = caps;
+}
+
+int engine_cpu_set_isa(enum engine_isa isa)
+{
+	quant_cpu_init();
+	if ((unsigned)isa >= ENGINE_ISA_COUNT || isa > caps.best)
+		return engine_seterr(ENGINE_EUNSUPPORTED, "cpu: kernel set %s not available (best: %s)",
+				     engine_isa_name(isa), engine_isa_name(caps.best));
+	caps.active = isa;
+	caps.forced = isa != caps.best;
+	quant_traits_bind(quant_kernels_for(isa));
+	return ENGINE_OK;
+}
