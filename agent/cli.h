@@ -77,5 +77,6 @@ int cmd_version(struct app *app, int argc, char **argv);
 int cmd_doctor(struct app *app, int argc, char **argv);
 int cmd_status(struct app *app, int argc, char **argv);
 int cmd_config(struct app *app, int argc, char **argv);
+int cmd_model(struct app *app, int argc, char **argv);
 
 #endif

@@ -83,6 +83,19 @@ const struct cmd cli_commands[] = {
 	  "The file is YAML; sections nest (engine: {threads: 4}).  Unknown keys are\n"
 	  "warned about; a malformed file is an error and nothing is used.\n",
 	  cmd_config },
+	{ "model", "Inspect a GGUF model file",
+	  "Usage: halo-agent model info FILE.gguf [--json]\n"
+	  "\n"
+	  "Open and validate a GGUF model (v1-v3, little-endian) and print what it\n"
+	  "declares: architecture, name, file type, parameter count, context and\n"
+	  "embedding length, blocks, heads, experts, tokenizer and vocab size, chat\n"
+	  "template, the weight bytes read per generated token, and tensor counts\n"
+	  "and bytes per type.  A malformed file is an error naming the key or\n"
+	  "tensor at fault.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --json     print one JSON object\n",
+	  cmd_model },
 	{ NULL, NULL, NULL, NULL },
 };
 
