@@ -1,0 +1,263 @@
+/* test_quant_kernels.c - every vec_dot kernel of every kernel set this CPU
+ * runs, against the scalar reference.
+ *
+ * Oracle: dequantize the weight row and the quantized activation row with
+ * the scalar to_float (itself checked bit for bit against ggml in
+ * test_quant) and take the dot product in double.  A kernel passes when
+ *     |kernel - oracle| <= TOL * sum_i |w_i * a_i|
+ * TOL = 1e-5: the integer kernels are exact except for the float products of
+ * the per-block scales and the float accumulation over at most a few dozen
+ * blocks (a few 1e-7 relative); the float kernels differ from the double sum
+ * by float rounding only.
+ *
+ * Quantized weights are random bytes (so every bit pattern of quants and
+ * scales is exercised), re-drawn per block until the block dequantizes to
+ * finite values below 1e6; float weights are uniform in [-4, 4].  (The
+ * mutant test keeps every block's largest value in [0.5, 8), so that missing
+ * one block is visible.)  Mutants check that the test can fail: a kernel fed
+ * nibble-swapped weights, one that misses the last block, and one that
+ * scales the first block by 1.5 must all be rejected. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+
+#define TOL 1e-5
+
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+static uint32_t rnd32(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 16);
+}
+static float rndf(void) { return (float)(rnd32() >> 8) / 16777216.0f * 2.0f - 1.0f; }
+
+/* Fill a row of n elements of type t with random bytes, block by block,
+ * redrawing blocks whose largest |value| is not in [lo, hi). */
+static void random_row(enum quant_type t, void *row, int64_t n, float lo, float hi)
+{
+	const struct quant_traits *q = quant_traits_of(t);
+	int64_t bs = q->block_size, nb = n / bs;
+	uint8_t *p = row;
+	float y[256];
+
+	for (int64_t b = 0; b < nb; b++) {
+		uint8_t *blk = p + (size_t)b * q->type_size;
+		bool ok;
+
+		do {
+			for (size_t i = 0; i < q->type_size; i++)
+				blk[i] = (uint8_t)rnd32();
+			q->to_float(blk, y, bs);
+			float amax = 0.0f;
+
+			ok = true;
+			for (int64_t i = 0; i < bs; i++) {
+				if (!(fabsf(y[i]) < hi))
+					ok = false;
+				amax = fmaxf(amax, fabsf(y[i]));
+			}
+			ok = ok && amax >= lo;
+		} while (!ok);
+	}
+}
+
+struct dot_case {
+	enum quant_type t;
+	int64_t n;
+	uint8_t *wbuf, *w;   /* w = wbuf + 2: rows inside a GGUF tensor are only
+				 * 2-byte aligned; exact-size allocation so that
+				 * sanitizers see any over-read */
+	void *a;             /* activation row in vec_dot_type */
+	double ref, mag;     /* oracle and sum |w_i a_i| */
+};
+
+static void case_init(struct dot_case *c, enum quant_type t, int64_t n, float lo, float hi)
+{
+	const struct quant_traits *q = quant_traits_of(t);
+	const struct quant_traits *qa = quant_traits_of(q->vec_dot_type);
+	size_t ws = quant_row_size(t, n), as = quant_row_size(q->vec_dot_type, n);
+	float *x = malloc((size_t)n * sizeof(float));
+	float *wf = malloc((size_t)n * sizeof(float));
+	float *af = malloc((size_t)n * sizeof(float));
+
+	assert_true(ws > 0 && as > 0);
+	assert_non_null(x);
+	assert_non_null(wf);
+	assert_non_null(af);
+	c->t = t;
+	c->n = n;
+	c->wbuf = malloc(ws + 2);
+	c->a = aligned_alloc(64, (as + 63) / 64 * 64);
+	assert_non_null(c->wbuf);
+	assert_non_null(c->a);
+	c->w = c->wbuf + 2;
+	if (!q->quantized) {
+		/* random bits of a float format mostly give a few huge values that
+		 * swamp the rest; use ordinary weights instead */
+		for (int64_t i = 0; i < n; i++)
+			wf[i] = rndf() * 4.0f;
+		q->from_float(wf, c->w, n);
+	} else {
+		random_row(t, c->w, n, lo, hi);
+	}
+	for (int64_t i = 0; i < n; i++)
+		x[i] = rndf() * (i % 5 == 0 ? 3.0f : 1.0f);
+	qa->from_float(x, c->a, n);
+	q->to_float(c->w, wf, n);
+	qa->to_float(c->a, af, n);
+	c->ref = c->mag = 0.0;
+	for (int64_t i = 0; i < n; i++) {
+		c->ref += (double)wf[i] * af[i];
+		c->mag += fabs((double)wf[i] * af[i]);
+	}
+	free(x);
+	free(wf);
+	free(af);
+}
+
+static void case_free(struct dot_case *c)
+{
+	free(c->wbuf);
+	free(c->a);
+}
+
+/* NaN fails too. */
+static bool within(double got, const struct dot_case *c)
+{
+	return fabs(got - c->ref) <= TOL * c->mag + 1e-30;
+}
+
+static const enum quant_type weight_types[] = {
+	QT_F32, QT_F16, QT_BF16, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1, QT_Q8_0, QT_IQ4_NL,
+	QT_Q2_K, QT_Q3_K, QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_IQ4_XS,
+};
+#define N_WEIGHT_TYPES (sizeof(weight_types) / sizeof(weight_types[0]))
+
+static void test_vec_dot_all(void **state)
+{
+	static const int64_t qblocks[] = { 1, 2, 7, 16 };
+	static const int64_t fsizes[] = { 1, 7, 16, 33, 100, 256, 1000, 4096 };
+	struct engine_cpu_caps caps;
+	int checked = 0;
+
+	(void)state;
+	engine_cpu_caps_get(&caps);
+	for (size_t ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+		enum quant_type t = weight_types[ti];
+		const struct quant_traits *q = quant_traits_of(t);
+		bool fl = !q->quantized;
+		size_t ns = fl ? sizeof(fsizes) / sizeof(fsizes[0]) : sizeof(qblocks) / sizeof(qblocks[0]);
+
+		for (size_t si = 0; si < ns; si++) {
+			int64_t n = fl ? fsizes[si] : qblocks[si] * q->block_size;
+
+			for (int rep = 0; rep < 3; rep++) {
+				struct dot_case c;
+
+				case_init(&c, t, n, 0.0f, 1e6f);
+				for (int isa = 0; isa <= (int)caps.best; isa++) {
+					double got;
+
+					assert_int_equal(engine_cpu_set_isa((enum engine_isa)isa), 0);
+					got = q->vec_dot(n, c.w, c.a);
+					if (!within(got, &c))
+						fail_msg("%s n=%lld %s: %.9g, reference %.9g (rel err %.3g)",
+							 q->name, (long long)n, engine_isa_name((enum engine_isa)isa),
+							 got, c.ref, fabs(got - c.ref) / c.mag);
+					checked++;
+				}
+				case_free(&c);
+			}
+		}
+	}
+	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
+	print_message("checked %d kernel results, ISAs scalar..%s\n", checked, engine_isa_name(caps.best));
+}
+
+/* The check must reject wrong kernels: every mutant is caught in every
+ * trial, for every type and kernel set. */
+static void test_vec_dot_mutants(void **state)
+{
+	struct engine_cpu_caps caps;
+
+	(void)state;
+	engine_cpu_caps_get(&caps);
+	for (size_t ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+		enum quant_type t = weight_types[ti];
+		const struct quant_traits *q = quant_traits_of(t);
+		int64_t n = q->quantized ? 4 * q->block_size : 128;
+		size_t ws = quant_row_size(t, n);
+		int caught[3] = { 0, 0, 0 }, trials = 0;
+
+		for (int rep = 0; rep < 8; rep++) {
+			struct dot_case c;
+			uint8_t *swapped = malloc(ws);
+
+			/* blocks of similar magnitude, so that none is negligible */
+			case_init(&c, t, n, 0.5f, 8.0f);
+			for (size_t i = 0; i < ws; i++)
+				swapped[i] = (uint8_t)(c.w[i] << 4 | c.w[i] >> 4);
+			for (int isa = 0; isa <= (int)caps.best; isa++) {
+				int64_t last = q->quantized ? q->block_size : 1;
+
+				assert_int_equal(engine_cpu_set_isa((enum engine_isa)isa), 0);
+				trials++;
+				caught[0] += !within(q->vec_dot(n, swapped, c.a), &c);
+				caught[1] += !within(q->vec_dot(n - last, c.w, c.a), &c);
+				/* the first block (32 elements for float types) scaled 1.5x */
+				caught[2] += !within(q->vec_dot(n, c.w, c.a) +
+							     0.5 * q->vec_dot(q->quantized ? q->block_size : 32, c.w, c.a),
+						     &c);
+			}
+			free(swapped);
+			case_free(&c);
+		}
+		if (caught[0] != trials || caught[1] != trials || caught[2] != trials)
+			fail_msg("%s: mutants caught swapped %d, short %d, block scaled %d of %d", q->name,
+				 caught[0], caught[1], caught[2], trials);
+	}
+	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
+}
+
+/* Zero activations and zero weights give exactly 0 on every path. */
+static void test_vec_dot_zero(void **state)
+{
+	struct engine_cpu_caps caps;
+	static uint8_t w[4096], a[4096];
+
+	(void)state;
+	engine_cpu_caps_get(&caps);
+	memset(w, 0, sizeof(w));
+	memset(a, 0, sizeof(a));
+	for (size_t ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+		const struct quant_traits *q = quant_traits_of(weight_types[ti]);
+
+		for (int isa = 0; isa <= (int)caps.best; isa++) {
+			assert_int_equal(engine_cpu_set_isa((enum engine_isa)isa), 0);
+			assert_true(q->vec_dot(512, w, a) == 0.0f);
+		}
+	}
+	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vec_dot_all),
+		cmocka_unit_test(test_vec_dot_mutants),
+		cmocka_unit_test(test_vec_dot_zero),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
