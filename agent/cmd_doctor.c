@@ -274,7 +274,7 @@ static void print_human(json_t *list)
 
 int cmd_doctor(struct app *app, int argc, char **argv)
 {
-	struct findings fs = { json_array(), false };
+	struct findings fs = { NULL, false };
 	json_t *report;
 	int opt;
 
@@ -282,6 +282,7 @@ int cmd_doctor(struct app *app, int argc, char **argv)
 		return cli_help_or_usage(argv[0], opt);
 	if (optind < argc)
 		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	fs.list = json_array();
 	report = json_object();
 	json_object_set_new(report, "system", system_facts(app, &fs));
 	json_object_set_new(report, "sandbox", sandbox_facts(&fs));

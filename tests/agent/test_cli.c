@@ -45,6 +45,13 @@ static void run(struct tu_run *r, const char *const *env, const char *const *arg
 	tu_run(r, home, env, false, argv);
 }
 
+/* Fail with what the program printed when the exit status is not `want`. */
+#define assert_status(r, want) do { \
+	if ((r).status != (want)) \
+		fail_msg("exit status %d, want %d; stdout: %s; stderr: %s", \
+			 (r).status, (want), (r).out, (r).err); \
+} while (0)
+
 /* Count the lines of s. */
 static int lines(const char *s)
 {
@@ -71,7 +78,7 @@ static void test_help(void **state)
 	(void)state;
 
 	run(&r, NULL, ARGS("help"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	assert_non_null(strstr(r.out, "Usage: halo-agent"));
 	for (const char *const *c = ARGS("doctor", "status", "config", "help", "version"); *c; c++) {
 		char want[64];
@@ -80,13 +87,13 @@ static void test_help(void **state)
 		assert_non_null(strstr(r.out, want));
 	}
 	run(&r2, NULL, ARGS("--help"));
-	assert_int_equal(r2.status, 0);
+	assert_status(r2, 0);
 	assert_string_equal(r.out, r2.out);
 	tu_run_free(&r);
 	tu_run_free(&r2);
 
 	run(&r, NULL, ARGS("doctor", "--help"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	assert_non_null(strstr(r.out, "Usage: halo-agent doctor"));
 	assert_non_null(strstr(r.out, "--json"));
 	run(&r2, NULL, ARGS("help", "doctor"));
@@ -95,7 +102,7 @@ static void test_help(void **state)
 	tu_run_free(&r2);
 
 	run(&r, NULL, ARGS("--version"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	assert_true(strncmp(r.out, "halo-agent ", 11) == 0);
 	tu_run_free(&r);
 }
@@ -106,40 +113,40 @@ static void test_usage_errors(void **state)
 	(void)state;
 
 	run(&r, NULL, ARGS("stauts"));
-	assert_int_equal(r.status, 2);
+	assert_status(r, 2);
 	assert_string_equal(r.err,
 		"halo-agent: unknown command 'stauts' (did you mean 'status'?)\n");
 	assert_string_equal(r.out, "");
 	tu_run_free(&r);
 
 	run(&r, NULL, ARGS("frobnicate"));
-	assert_int_equal(r.status, 2);
+	assert_status(r, 2);
 	assert_non_null(strstr(r.err, "unknown command 'frobnicate'"));
 	assert_int_equal(lines(r.err), 1);
 	tu_run_free(&r);
 
 	run(&r, NULL, ARGS("status", "--jsno"));
-	assert_int_equal(r.status, 2);
+	assert_status(r, 2);
 	assert_non_null(strstr(r.err, "unknown option '--jsno' (did you mean '--json'?)"));
 	tu_run_free(&r);
 
 	run(&r, NULL, ARGS("doctor", "-x"));
-	assert_int_equal(r.status, 2);
+	assert_status(r, 2);
 	assert_non_null(strstr(r.err, "unknown option '-x'"));
 	tu_run_free(&r);
 
 	run(&r, NULL, ARGS("status", "extra"));
-	assert_int_equal(r.status, 2);
+	assert_status(r, 2);
 	assert_non_null(strstr(r.err, "unexpected argument 'extra'"));
 	tu_run_free(&r);
 
 	run(&r, NULL, ARGS(NULL));
-	assert_int_equal(r.status, 2);
+	assert_status(r, 2);
 	assert_non_null(strstr(r.err, "Usage: halo-agent"));
 	tu_run_free(&r);
 
 	run(&r, NULL, ARGS("--data-dir"));
-	assert_int_equal(r.status, 2);
+	assert_status(r, 2);
 	assert_non_null(strstr(r.err, "'--data-dir' needs a value"));
 	tu_run_free(&r);
 }
@@ -155,7 +162,7 @@ static void test_config_errors(void **state)
 	assert_true(asprintf(&path, "%s/c.yaml", dir) > 0);
 	tu_write_file(path, bad, sizeof(bad) - 1);
 	run(&r, NULL, ARGS("--config", path, "status"));
-	assert_int_equal(r.status, 1);
+	assert_status(r, 1);
 	snprintf(want, sizeof(want), "halo-agent: %s:2:12: key 'engine.threads': "
 		 "expected a non-negative integer, got 'lots'\n", path);
 	assert_string_equal(r.err, want);
@@ -164,7 +171,7 @@ static void test_config_errors(void **state)
 	/* The same through the environment; the file is not rewritten. */
 	assert_true(asprintf(&env, "HALO_AGENT_CONFIG=%s", path) > 0);
 	run(&r, ARGS(env), ARGS("config"));
-	assert_int_equal(r.status, 1);
+	assert_status(r, 1);
 	assert_string_equal(r.err, want);
 	back = tu_read_file(path, &len);
 	assert_int_equal(len, sizeof(bad) - 1);
@@ -174,7 +181,7 @@ static void test_config_errors(void **state)
 
 	/* A missing explicit config is an error; unknown keys only warn. */
 	run(&r, NULL, ARGS("--config", "/nonexistent/c.yaml", "config"));
-	assert_int_equal(r.status, 1);
+	assert_status(r, 1);
 	assert_non_null(strstr(r.err, "/nonexistent/c.yaml: cannot read config"));
 	tu_run_free(&r);
 
@@ -184,7 +191,7 @@ static void test_config_errors(void **state)
 		tu_write_file(path, warn_yaml, sizeof(warn_yaml) - 1);
 	}
 	run(&r, ARGS(env), ARGS("config", "--json"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	assert_non_null(strstr(r.err, ":2:3: warning: unknown key 'engine.treads' "
 			       "(did you mean 'engine.threads'?)"));
 	{
@@ -197,7 +204,7 @@ static void test_config_errors(void **state)
 	tu_run_free(&r);
 	/* -q silences the warning. */
 	run(&r, ARGS(env), ARGS("-q", "config"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	assert_string_equal(r.err, "");
 	tu_run_free(&r);
 	free(env);
@@ -233,7 +240,7 @@ static void test_config_xdg_default(void **state)
 		free(yaml);
 	}
 	run(&r, NULL, ARGS("status", "--json"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	j = parse_json(r.out);
 	assert_string_equal(json_string_value(json_object_get(j, "data_dir")), data);
 	assert_string_equal(json_string_value(json_object_get(j, "config")), path);
@@ -260,7 +267,7 @@ static uint64_t meminfo_total(void)
 static json_t *doctor_json(const char *const *env, struct tu_run *r)
 {
 	run(r, env, ARGS("doctor", "--json"));
-	assert_int_equal(r->status, 0);
+	assert_status(*r, 0);
 	return parse_json(r->out);
 }
 
@@ -302,7 +309,7 @@ static void test_doctor_system(void **state)
 
 	/* The human form has one line per finding. */
 	run(&r, NULL, ARGS("doctor"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	assert_non_null(strstr(r.out, "] memory "));
 	assert_non_null(strstr(r.out, "] vulkan "));
 	tu_run_free(&r);
@@ -375,7 +382,7 @@ static void test_status_and_migrations(void **state)
 
 	assert_true(asprintf(&data, "%s/d1", home) > 0);
 	run(&r, NULL, ARGS("status", "--json", "--data-dir", data));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	j = parse_json(r.out);
 	assert_string_equal(json_string_value(json_object_get(j, "data_dir")), data);
 	latest = (int)json_integer_value(json_object_get(j, "schema_latest"));
@@ -399,7 +406,7 @@ static void test_status_and_migrations(void **state)
 
 	/* Human output, and the XDG default when nothing overrides it. */
 	run(&r, NULL, ARGS("status"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	assert_non_null(strstr(r.out, "/.local/share/halo-agent/halo.db"));
 	assert_non_null(strstr(r.out, "schema version:"));
 	tu_run_free(&r);
@@ -417,7 +424,7 @@ static void test_status_env_data_dir(void **state)
 	assert_true(asprintf(&data, "%s/from-env", home) > 0);
 	assert_true(asprintf(&env, "HALO_AGENT_DATA_DIR=%s", data) > 0);
 	run(&r, ARGS(env), ARGS("--json", "status"));
-	assert_int_equal(r.status, 0);
+	assert_status(r, 0);
 	j = parse_json(r.out);
 	assert_string_equal(json_string_value(json_object_get(j, "data_dir")), data);
 	json_decref(j);
@@ -445,7 +452,7 @@ static void test_status_corrupt_database(void **state)
 	assert_int_equal(mkdir(data, 0700), 0);
 	tu_write_file(db, junk, sizeof(junk) - 1);
 	run(&r, NULL, ARGS("status", "--data-dir", data));
-	assert_int_equal(r.status, 1);
+	assert_status(r, 1);
 	assert_non_null(strstr(r.err, "not a SQLite database"));
 	assert_non_null(strstr(r.err, db));
 	assert_int_equal(lines(r.err), 1);
@@ -472,7 +479,7 @@ static void test_status_newer_database(void **state)
 	assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 4242", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 	run(&r, NULL, ARGS("status", "--data-dir", data));
-	assert_int_equal(r.status, 1);
+	assert_status(r, 1);
 	assert_non_null(strstr(r.err, "schema version 4242 is newer"));
 	tu_run_free(&r);
 	free(db);
@@ -494,7 +501,7 @@ static void test_status_readonly_data_dir(void **state)
 	}
 	tu_run(&r, home, ARGS("XDG_CONFIG_HOME=/nonexistent"), true,
 	       ARGS("status", "--data-dir", data));
-	assert_int_equal(r.status, 1);
+	assert_status(r, 1);
 	assert_non_null(strstr(r.err, "not writable"));
 	assert_non_null(strstr(r.err, "--data-dir"));
 	/* Nothing was created there. */

@@ -139,7 +139,20 @@ void tu_run(struct tu_run *r, const char *home, const char *const *env,
 		dup2(pe[1], 2);
 		close(po[0]);
 		close(pe[0]);
-		clearenv();
+		/* Keep only the sanitizers' settings from the test's environment. */
+		{
+			static const char *const keep[] = { "ASAN_OPTIONS",
+				"LSAN_OPTIONS", "UBSAN_OPTIONS", NULL };
+			char *saved[3] = { NULL, NULL, NULL };
+
+			for (int i = 0; keep[i]; i++)
+				if (getenv(keep[i]))
+					saved[i] = strdup(getenv(keep[i]));
+			clearenv();
+			for (int i = 0; keep[i]; i++)
+				if (saved[i])
+					setenv(keep[i], saved[i], 1);
+		}
 		setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
 		setenv("HOME", home, 1);
 		if (asprintf(&e, "%s/.config", home) >= 0)
