@@ -1,0 +1,198 @@
+/* tok_spm.c - SentencePiece BPE (tokenizer.ggml.model = "llama").
+ *
+ * As llama.cpp runs it: spaces become U+2581 ("▁"), one more is put in
+ * front of a fragment that starts the text or follows a special token
+ * (add_space_prefix), the fragment is cut into UTF-8 characters, and the
+ * adjacent pair whose concatenation is the highest-scoring vocabulary
+ * entry is merged until none is (ties: leftmost).  A final symbol that is
+ * not a token falls back to its bytes as <0xXX> tokens, or to unk.
+ *
+ * Symbols are spans of the escaped text, so a candidate pair is looked up
+ * by hashing the bytes in place; nothing is copied per pair.
+ */
+#include "tok_int.h"
+#include "unicode.h"
+
+struct ssym {
+	uint32_t off, len; /* span of the escaped text; len 0 once merged away */
+	int32_t prev, next;
+};
+
+struct spair {
+	float score;
+	int32_t left, right;
+	uint32_t len;      /* left.len + right.len when it was made */
+};
+
+static bool spair_less(const struct spair *a, const struct spair *b)
+{
+	/* "less" = comes out of the heap first: higher score, then leftmost */
+	return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+struct swork {
+	struct ssym *sym;
+	struct spair *heap;
+	size_t n_heap, cap_heap;
+	const char *text;
+};
+
+static int sheap_push(struct swork *w, struct spair p)
+{
+	size_t i;
+
+	if (w->n_heap == w->cap_heap) {
+		size_t nc = w->cap_heap ? w->cap_heap * 2 : 64;
+		struct spair *nh = realloc(w->heap, nc * sizeof(*nh));
+		if (!nh)
+			return ENGINE_ENOMEM;
+		w->heap = nh;
+		w->cap_heap = nc;
+	}
+	i = w->n_heap++;
+	while (i > 0) {
+		size_t par = (i - 1) / 2;
+		if (!spair_less(&p, &w->heap[par]))
+			break;
+		w->heap[i] = w->heap[par];
+		i = par;
+	}
+	w->heap[i] = p;
+	return 0;
+}
+
+static struct spair sheap_pop(struct swork *w)
+{
+	struct spair top = w->heap[0], last = w->heap[--w->n_heap];
+	size_t i = 0, n = w->n_heap;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && spair_less(&w->heap[c + 1], &w->heap[c]))
+			c++;
+		if (!spair_less(&w->heap[c], &last))
+			break;
+		w->heap[i] = w->heap[c];
+		i = c;
+	}
+	if (n)
+		w->heap[i] = last;
+	return top;
+}
+
+/* Merges only make normal, user-defined and unused entries (never control,
+ * unknown or byte tokens), as SentencePiece does. */
+static bool mergeable(uint8_t type)
+{
+	return type == TOK_TYPE_NORMAL || type == TOK_TYPE_USER_DEFINED || type == TOK_TYPE_UNUSED;
+}
+
+static int try_pair(const struct tok_vocab *v, struct swork *w, int32_t l, int32_t r)
+{
+	struct spair p;
+	int32_t id;
+	uint32_t len;
+
+	if (l < 0 || r < 0)
+		return 0;
+	len = w->sym[l].len + w->sym[r].len;
+	id = tok_lookup(v, w->text + w->sym[l].off, len);
+	if (id == TOK_NULL || !mergeable(v->tok[id].type))
+		return 0;
+	p.score = v->tok[id].score;
+	p.left = l;
+	p.right = r;
+	p.len = len;
+	return sheap_push(w, p);
+}
+
+static void emit(const struct tok_vocab *v, const char *s, size_t n, struct tok_ids *out)
+{
+	int32_t id = tok_lookup(v, s, n);
+
+	if (id != TOK_NULL) {
+		tok_ids_push(out, id);
+		return;
+	}
+	if (v->byte_tok[0] == TOK_NULL) { /* no byte fallback in this vocab */
+		if (v->unk != TOK_NULL)
+			tok_ids_push(out, v->unk);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int32_t b = v->byte_tok[(unsigned char)s[i]];
+		tok_ids_push(out, b != TOK_NULL ? b : v->unk);
+	}
+}
+
+int tok_spm_encode(const struct tok_vocab *v, const char *s, size_t n, bool first,
+		   struct tok_ids *out)
+{
+	static const char ws[3] = {'\xE2', '\x96', '\x81'}; /* U+2581 */
+	struct swork w = {0};
+	char *esc = NULL;
+	size_t m = 0, nsym = 0, spaces = 0;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		spaces += s[i] == ' ';
+	/* escaped length: every space grows by 2, plus an optional prefix */
+	esc = malloc(n + 2 * spaces + 3);
+	w.sym = malloc((n + 1) * sizeof(*w.sym));
+	if (!esc || !w.sym) {
+		rc = ENGINE_ENOMEM;
+		goto out;
+	}
+	if (first && v->add_space_prefix) {
+		memcpy(esc, ws, 3);
+		m = 3;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == ' ') {
+			memcpy(esc + m, ws, 3);
+			m += 3;
+		} else {
+			esc[m++] = s[i];
+		}
+	}
+	w.text = esc;
+	for (size_t i = 0; i < m;) {
+		size_t l = uni_len((const unsigned char *)esc + i, m - i);
+		w.sym[nsym].off = (uint32_t)i;
+		w.sym[nsym].len = (uint32_t)l;
+		w.sym[nsym].prev = (int32_t)nsym - 1;
+		w.sym[nsym].next = i + l < m ? (int32_t)nsym + 1 : -1;
+		nsym++;
+		i += l;
+	}
+	for (size_t i = 1; i < nsym && !rc; i++)
+		rc = try_pair(v, &w, (int32_t)i - 1, (int32_t)i);
+	while (w.n_heap && !rc) {
+		struct spair p = sheap_pop(&w);
+		struct ssym *l = &w.sym[p.left], *r = &w.sym[p.right];
+		if (!l->len || !r->len || l->next != p.right || l->len + r->len != p.len)
+			continue; /* stale */
+		l->len += r->len;
+		r->len = 0;
+		l->next = r->next;
+		if (r->next >= 0)
+			w.sym[r->next].prev = p.left;
+		rc = try_pair(v, &w, l->prev, p.left);
+		if (!rc)
+			rc = try_pair(v, &w, p.left, l->next);
+	}
+	if (!rc)
+		for (int32_t i = 0; i >= 0; i = w.sym[i].next)
+			emit(v, esc + w.sym[i].off, w.sym[i].len, out);
+out:
+	if (rc == ENGINE_ENOMEM)
+		rc = engine_seterr(ENGINE_ENOMEM, "tokenizer: out of memory");
+	free(esc);
+	free(w.sym);
+	free(w.heap);
+	return rc;
+}
