@@ -78,9 +78,13 @@ int cmd_config(struct app *app, int argc, char **argv)
 	if (strcmp(sub, "keys") == 0)
 		return config_keys_list(app);
 	if (strcmp(sub, "path") == 0) {
-		if (app->json)
-			printf("{\"config\": \"%s\"}\n", app->config_path);
-		else
+		if (app->json) {
+			json_t *o = json_pack("{s:s}", "config", app->config_path);
+
+			json_dumpf(o, stdout, JSON_INDENT(2));
+			putchar('\n');
+			json_decref(o);
+		} else
 			printf("%s\n", app->config_path);
 		return EXIT_OK;
 	}

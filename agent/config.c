@@ -291,38 +291,35 @@ static int read_whole(const char *path, bool must_exist, char **out,
 	return 0;
 }
 
-int config_load(struct config *cfg, const char *path, bool must_exist,
-		void (*warn)(void *ud, const char *msg), void *ud,
-		char *err, size_t errlen)
+int config_load_buffer(struct config *cfg, const char *name, const char *text,
+		       size_t len, void (*warn)(void *ud, const char *msg),
+		       void *ud, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	struct config scratch;
 	struct walk w;
 	yaml_node_t *root;
-	char *buf;
-	size_t len;
 	int rc = -1;
 
-	if (read_whole(path, must_exist, &buf, &len, err, errlen) < 0)
-		return -1;
-	if (buf == NULL)
-		return 0;
-	if (!yaml_parser_initialize(&parser)) {
-		snprintf(err, errlen, "%s: cannot initialise the YAML parser", path);
-		free(buf);
+	if (len > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: config file larger than 1 MiB", name);
 		return -1;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: cannot initialise the YAML parser", name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", path,
+		snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", name,
 			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			 parser.problem ? parser.problem : "malformed YAML",
 			 parser.context ? " " : "", parser.context ? parser.context : "");
 		goto out_parser;
 	}
 	config_copy(&scratch, cfg);
-	w = (struct walk){ path, &scratch, &doc, warn, ud, err, errlen };
+	w = (struct walk){ name, &scratch, &doc, warn, ud, err, errlen };
 	root = yaml_document_get_root_node(&doc);
 	if (root == NULL || (root->type == YAML_SCALAR_NODE &&
 			     root->data.scalar.length == 0)) {
@@ -342,6 +339,22 @@ int config_load(struct config *cfg, const char *path, bool must_exist,
 	yaml_document_delete(&doc);
 out_parser:
 	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int config_load(struct config *cfg, const char *path, bool must_exist,
+		void (*warn)(void *ud, const char *msg), void *ud,
+		char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (read_whole(path, must_exist, &buf, &len, err, errlen) < 0)
+		return -1;
+	if (buf == NULL)
+		return 0;
+	rc = config_load_buffer(cfg, path, buf, len, warn, ud, err, errlen);
 	free(buf);
 	return rc;
 }

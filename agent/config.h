@@ -48,6 +48,12 @@ int config_load(struct config *cfg, const char *path, bool must_exist,
 		void (*warn)(void *ud, const char *msg), void *ud,
 		char *err, size_t errlen);
 
+/* The same over text in memory (at most 1 MiB); `name` is used in messages
+ * as the path.  `text` need not be NUL-terminated. */
+int config_load_buffer(struct config *cfg, const char *name, const char *text,
+		       size_t len, void (*warn)(void *ud, const char *msg),
+		       void *ud, char *err, size_t errlen);
+
 /* The value of `key` as text (borrowed, or written into buf for numbers). */
 const char *config_value_text(const struct config *cfg,
 			      const struct config_key *key,
