@@ -28,23 +28,4 @@ static inline isa_vf isa_vf_bf16(const void *p, int64_t i)
 	return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-/* 32 bytes (two 16-element sub-blocks) a step; the int16 pair sums of
- * sub-block 2k sit in the low 128-bit lane, those of 2k+1 in the high one. */
-static inline int32_t isa_dot256(const int8_t *q, const int8_t *a, const int16_t *sc)
-{
-	__m256i acc = _mm256_setzero_si256();
-
-	for (int k = 0; k < 8; k++) {
-		__m256i vq = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
-		__m256i va = _mm256_loadu_si256((const __m256i *)(a + 32 * k));
-		__m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-
-		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x86_mul_i8_pairs(vq, va), s));
-	}
-	__m128i r = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-	r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0x4e));
-	r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0xb1));
-	return _mm_cvtsi128_si32(r);
-}
-
 #include "quant_kern.h"

@@ -29,6 +29,8 @@
  *   float isa_f16(uint16_t h)     exact f16 -> f32
  *   void isa_nib_lut(const uint8_t *src, int nb, const int8_t tbl[16], int8_t *out)
  *        for j < nb (16 or 32): out[j] = tbl[src[j] & 15], out[nb+j] = tbl[src[j] >> 4]
+ *   void isa_add_hbits32(int8_t q[32], uint32_t bits, int bias)
+ *        q[j] = (q[j] | ((bits >> j) & 1) << 4) - bias for j < 32
  *   isa_vf, ISA_FW                a vector of ISA_FW floats, with
  *        isa_vf_zero(), isa_vf_fma(acc, x, y) = acc + x*y, isa_vf_hsum(v),
  *        isa_vf_store(float *p, v), and loads of ISA_FW elements i..i+FW-1
@@ -71,6 +73,7 @@ struct kb256 {
 	int8_t q[256];
 	int16_t sc[16], mn[16];
 	float d, dmin;
+	int32_t msum; /* sum mn[s] * bsums[s], when the decoder was given bsums */
 };
 
 static const int8_t lut_u4[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
@@ -103,8 +106,7 @@ QK_INLINE void add_qh5(const uint8_t qh8[4], int8_t q[32], int bias)
 	uint32_t qh;
 
 	memcpy(&qh, qh8, 4);
-	for (int j = 0; j < 32; j++)
-		q[j] = (int8_t)((q[j] | (int)(((qh >> j) & 1u) << 4)) - bias);
+	isa_add_hbits32(q, qh, bias);
 }
 
 QK_INLINE void dec_q5_0(const void *x, int64_t i, struct kb32 *o)
@@ -156,7 +158,7 @@ QK_INLINE void dec_iq4_nl(const void *x, int64_t i, struct kb32 *o)
 
 /* Q2_K / Q3_K element e = 128h + 32j + k (h < 2, j < 4, k < 32) is bits
  * 2j..2j+1 of qs[32h + k]; its scale is entry e/16. */
-QK_INLINE void dec_q2_k(const void *x, int64_t i, struct kb256 *o)
+QK_INLINE void dec_q2_k(const void *x, int64_t i, struct kb256 *o, const int16_t *bsums)
 {
 	const struct blk_q2_k *b = (const struct blk_q2_k *)x + i;
 
@@ -164,9 +166,12 @@ QK_INLINE void dec_q2_k(const void *x, int64_t i, struct kb256 *o)
 		for (int j = 0; j < 4; j++)
 			for (int k = 0; k < 32; k++)
 				o->q[128 * h + 32 * j + k] = (int8_t)((b->qs[32 * h + k] >> (2 * j)) & 3);
+	o->msum = 0;
 	for (int s = 0; s < 16; s++) {
 		o->sc[s] = b->scales[s] & 15;
 		o->mn[s] = b->scales[s] >> 4;
+		if (bsums)
+			o->msum += o->mn[s] * bsums[s];
 	}
 	o->d = isa_f16(b->d);
 	o->dmin = isa_f16(b->dmin);
@@ -175,9 +180,10 @@ QK_INLINE void dec_q2_k(const void *x, int64_t i, struct kb256 *o)
 /* Q3_K: as Q2_K, minus 4 where bit (4h + j) of hmask[k] is clear.  The 16
  * 6-bit scales: low nibble from byte s (s < 8) or the high nibble of byte
  * s-8; bits 4-5 from bits 2*(s/4) of byte 8 + s%4; stored offset by 32. */
-QK_INLINE void dec_q3_k(const void *x, int64_t i, struct kb256 *o)
+QK_INLINE void dec_q3_k(const void *x, int64_t i, struct kb256 *o, const int16_t *bsums)
 {
 	const struct blk_q3_k *b = (const struct blk_q3_k *)x + i;
+	(void)bsums;
 
 	for (int h = 0; h < 2; h++)
 		for (int j = 0; j < 4; j++)
@@ -211,30 +217,38 @@ QK_INLINE void scale_min_k4(const uint8_t s[12], int j, int16_t *sc, int16_t *m)
 	}
 }
 
-QK_INLINE void scales_k4(const uint8_t s[12], struct kb256 *o)
+/* The mins' dot with the activation sums is taken here, from registers: a
+ * vector load of mn[] right after these small stores would wait for them
+ * to retire (no store forwarding), which costs more than the whole dot. */
+QK_INLINE void scales_k4(const uint8_t s[12], struct kb256 *o, const int16_t *bsums)
 {
+	o->msum = 0;
 	for (int j = 0; j < 8; j++) {
-		scale_min_k4(s, j, &o->sc[2 * j], &o->mn[2 * j]);
-		o->sc[2 * j + 1] = o->sc[2 * j];
-		o->mn[2 * j + 1] = o->mn[2 * j];
+		int16_t sc, m;
+
+		scale_min_k4(s, j, &sc, &m);
+		o->sc[2 * j] = o->sc[2 * j + 1] = sc;
+		o->mn[2 * j] = o->mn[2 * j + 1] = m;
+		if (bsums)
+			o->msum += m * (bsums[2 * j] + bsums[2 * j + 1]);
 	}
 }
 
 /* Q4_K chunk c < 4: elements 64c+l are the low nibbles of qs[32c+l], 64c+32+l
  * the high ones. */
-QK_INLINE void dec_q4_k(const void *x, int64_t i, struct kb256 *o)
+QK_INLINE void dec_q4_k(const void *x, int64_t i, struct kb256 *o, const int16_t *bsums)
 {
 	const struct blk_q4_k *b = (const struct blk_q4_k *)x + i;
 
 	for (int c = 0; c < 4; c++)
 		isa_nib_lut(b->qs + 32 * c, 32, lut_u4, o->q + 64 * c);
-	scales_k4(b->scales, o);
+	scales_k4(b->scales, o, bsums);
 	o->d = isa_f16(b->d);
 	o->dmin = isa_f16(b->dmin);
 }
 
 /* Q5_K: Q4_K plus 16 where bit 2c (low nibble) / 2c+1 (high) of qh[l] is set. */
-QK_INLINE void dec_q5_k(const void *x, int64_t i, struct kb256 *o)
+QK_INLINE void dec_q5_k(const void *x, int64_t i, struct kb256 *o, const int16_t *bsums)
 {
 	const struct blk_q5_k *b = (const struct blk_q5_k *)x + i;
 
@@ -245,7 +259,7 @@ QK_INLINE void dec_q5_k(const void *x, int64_t i, struct kb256 *o)
 			o->q[64 * c + 32 + l] |= (int8_t)(((b->qh[l] >> (2 * c + 1)) & 1) << 4);
 		}
 	}
-	scales_k4(b->scales, o);
+	scales_k4(b->scales, o, bsums);
 	o->d = isa_f16(b->d);
 	o->dmin = isa_f16(b->dmin);
 }
@@ -253,9 +267,10 @@ QK_INLINE void dec_q5_k(const void *x, int64_t i, struct kb256 *o)
 /* Q6_K half h < 2 (128 elements), l < 32: four 6-bit values from the nibbles
  * of ql[64h + l], ql[64h + 32 + l] and bit pairs of qh[32h + l]; offset 32.
  * Element e's scale is the int8 scales[e/16]. */
-QK_INLINE void dec_q6_k(const void *x, int64_t i, struct kb256 *o)
+QK_INLINE void dec_q6_k(const void *x, int64_t i, struct kb256 *o, const int16_t *bsums)
 {
 	const struct blk_q6_k *b = (const struct blk_q6_k *)x + i;
+	(void)bsums;
 
 	for (int h = 0; h < 2; h++) {
 		const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
@@ -276,9 +291,10 @@ QK_INLINE void dec_q6_k(const void *x, int64_t i, struct kb256 *o)
 	o->dmin = 0.0f;
 }
 
-QK_INLINE void dec_q8_k(const void *x, int64_t i, struct kb256 *o)
+QK_INLINE void dec_q8_k(const void *x, int64_t i, struct kb256 *o, const int16_t *bsums)
 {
 	const struct blk_q8_k *b = (const struct blk_q8_k *)x + i;
+	(void)bsums;
 
 	memcpy(o->q, b->qs, 256);
 	for (int s = 0; s < 16; s++) {
@@ -291,9 +307,10 @@ QK_INLINE void dec_q8_k(const void *x, int64_t i, struct kb256 *o)
 
 /* IQ4_XS sub-block ib < 8 (32 elements): the IQ4_NL grid over the nibbles of
  * qs[16ib..], scale = 6-bit (4 low bits from scales_l, 2 from scales_h) - 32. */
-QK_INLINE void dec_iq4_xs(const void *x, int64_t i, struct kb256 *o)
+QK_INLINE void dec_iq4_xs(const void *x, int64_t i, struct kb256 *o, const int16_t *bsums)
 {
 	const struct blk_iq4_xs *b = (const struct blk_iq4_xs *)x + i;
+	(void)bsums;
 
 	for (int ib = 0; ib < 8; ib++) {
 		int ls = ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 15) |
@@ -310,7 +327,7 @@ QK_INLINE void dec_iq4_xs(const void *x, int64_t i, struct kb256 *o)
 /* ==== templates ========================================================= */
 
 typedef void (*dec32_fn)(const void *x, int64_t i, struct kb32 *o);
-typedef void (*dec256_fn)(const void *x, int64_t i, struct kb256 *o);
+typedef void (*dec256_fn)(const void *x, int64_t i, struct kb256 *o, const int16_t *bsums);
 
 /* y = d*q (+ m): for types without a min no "+ 0" is added, which would
  * turn a -0 into +0 and break bit equality with ggml. */
@@ -330,7 +347,7 @@ QK_INLINE void to_float256(const void *x, float *y, int64_t n, dec256_fn dec, bo
 	struct kb256 b;
 
 	for (int64_t i = 0; i < n / 256; i++) {
-		dec(x, i, &b);
+		dec(x, i, &b, NULL);
 		for (int s = 0; s < 16; s++) {
 			float ds = b.d * (float)b.sc[s], ms = b.dmin * (float)b.mn[s];
 			float *o = y + 256 * i + 16 * s;
@@ -369,15 +386,10 @@ QK_INLINE float dot256(int64_t n, const void *w, const void *a, dec256_fn dec, b
 	for (int64_t i = 0; i < n / 256; i++) {
 		float r;
 
-		dec(w, i, &b);
+		dec(w, i, &b, ab[i].bsums);
 		r = b.d * (float)isa_dot256(b.q, ab[i].qs, b.sc);
-		if (has_min) {
-			int32_t ms = 0;
-
-			for (int s = 0; s < 16; s++)
-				ms += (int32_t)b.mn[s] * ab[i].bsums[s];
-			r -= b.dmin * (float)ms;
-		}
+		if (has_min)
+			r -= b.dmin * (float)b.msum;
 		sum += ab[i].d * r;
 	}
 	return sum;

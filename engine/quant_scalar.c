@@ -21,6 +21,12 @@ static inline void isa_nib_lut(const uint8_t *src, int nb, const int8_t tbl[16],
 	}
 }
 
+static inline void isa_add_hbits32(int8_t *q, uint32_t bits, int bias)
+{
+	for (int j = 0; j < 32; j++)
+		q[j] = (int8_t)((q[j] | (int)(((bits >> j) & 1u) << 4)) - bias);
+}
+
 typedef float isa_vf;
 #define ISA_FW 1
 
