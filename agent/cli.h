@@ -78,5 +78,6 @@ int cmd_doctor(struct app *app, int argc, char **argv);
 int cmd_status(struct app *app, int argc, char **argv);
 int cmd_config(struct app *app, int argc, char **argv);
 int cmd_model(struct app *app, int argc, char **argv);
+int cmd_tokenize(struct app *app, int argc, char **argv);
 
 #endif

@@ -96,6 +96,22 @@ const struct cmd cli_commands[] = {
 	  "Options:\n"
 	  "  --json     print one JSON object\n",
 	  cmd_model },
+	{ "tokenize", "Turn text into token ids with a model's vocabulary",
+	  "Usage: halo-agent tokenize -m FILE.gguf (TEXT | -f FILE) [--ids] [--raw] [--json]\n"
+	  "\n"
+	  "Encode TEXT (or the bytes of FILE, '-' for stdin, at most 64 MiB) with the\n"
+	  "tokenizer stored in a GGUF file (SPM, BPE or WordPiece) and print one\n"
+	  "line per token: the id, a tab, and its text (control characters escaped).\n"
+	  "By default BOS/EOS are added as the vocab asks and special-token text\n"
+	  "such as <|eot_id|> becomes that token.\n"
+	  "\n"
+	  "Options:\n"
+	  "  -m, --model FILE  the GGUF file (a model or a vocab-only file)\n"
+	  "  -f, --file FILE   read the text from FILE ('-' = stdin), byte for byte\n"
+	  "  --ids             print only the ids, each as a space and the number\n"
+	  "  --raw             add no BOS/EOS, treat special-token text as text\n"
+	  "  --json            {\"tokens\":[{\"id\":..,\"piece\":\"..\"}],\"n_tokens\":..}\n",
+	  cmd_tokenize },
 	{ NULL, NULL, NULL, NULL },
 };
 
