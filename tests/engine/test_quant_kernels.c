@@ -75,9 +75,9 @@ static void random_row(enum quant_type t, void *row, int64_t n, float lo, float 
 struct dot_case {
 	enum quant_type t;
 	int64_t n;
-	uint8_t *wbuf, *w;   /* w = wbuf + 2: rows inside a GGUF tensor are only
-				 * 2-byte aligned; exact-size allocation so that
-				 * sanitizers see any over-read */
+	uint8_t *wbuf, *w;   /* w = wbuf + 2 (F32: + 4): rows inside a GGUF tensor
+				 * are only that aligned; exact-size allocation so
+				 * that sanitizers see any over-read */
 	void *a;             /* activation row in vec_dot_type */
 	double ref, mag;     /* oracle and sum |w_i a_i| */
 };
@@ -97,11 +97,11 @@ static void case_init(struct dot_case *c, enum quant_type t, int64_t n, float lo
 	assert_non_null(af);
 	c->t = t;
 	c->n = n;
-	c->wbuf = malloc(ws + 2);
+	c->wbuf = malloc(ws + (t == QT_F32 ? 4 : 2));
 	c->a = aligned_alloc(64, (as + 63) / 64 * 64);
 	assert_non_null(c->wbuf);
 	assert_non_null(c->a);
-	c->w = c->wbuf + 2;
+	c->w = c->wbuf + (t == QT_F32 ? 4 : 2);
 	if (!q->quantized) {
 		/* random bits of a float format mostly give a few huge values that
 		 * swamp the rest; use ordinary weights instead */
