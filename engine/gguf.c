@@ -185,7 +185,7 @@ static int rd_u64(struct rd *r, uint64_t *out, const char *what)
 /* A count or length: uint32 in v1, uint64 after. */
 static int rd_len(struct rd *r, uint64_t *out, const char *what)
 {
-	uint32_t v;
+	uint32_t v = 0;
 	int rc;
 
 	if (r->version >= 2)
