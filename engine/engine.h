@@ -470,6 +470,84 @@ int tok_decoder_flush(struct tok_decoder *d, char *out, size_t cap, size_t *n_ou
 
 /* -- end tokenizer -- */
 
+/* ==== inference (engine/model.c, ctx.c, forward.c) ====================== */
+
+struct engine_model; /* opaque: weights (mmap), hyperparameters, vocabulary */
+struct engine_ctx;   /* opaque: a backend, the KV cache and buffers */
+
+struct engine_model_opts {
+	unsigned version;       /* ENGINE_MODEL_OPTS_VERSION */
+};
+#define ENGINE_MODEL_OPTS_VERSION 1
+#define ENGINE_MODEL_OPTS_INIT { ENGINE_MODEL_OPTS_VERSION }
+
+/* Open a GGUF model of a supported architecture (llama, qwen2, qwen3,
+ * qwen3moe, gemma3).  Hyperparameters come only from metadata; a missing
+ * required key, a missing tensor, a tensor of the wrong shape or a type
+ * without a kernel is an error naming it.  opts may be NULL. */
+int engine_model_open(struct engine_model **out, const char *path,
+		      const struct engine_model_opts *opts);
+void engine_model_close(struct engine_model *m); /* accepts NULL */
+
+const struct tok_vocab *engine_model_vocab(const struct engine_model *m);
+const struct gguf_file *engine_model_gguf(const struct engine_model *m);
+const char *engine_model_arch(const struct engine_model *m);
+uint32_t engine_model_n_vocab(const struct engine_model *m);
+uint32_t engine_model_n_ctx_train(const struct engine_model *m);
+uint64_t engine_model_n_params(const struct engine_model *m);
+uint64_t engine_model_size(const struct engine_model *m); /* weight bytes */
+
+enum engine_backend_kind {
+	ENGINE_BACKEND_AUTO = 0, /* a Vulkan GPU if there is one, else the CPU */
+	ENGINE_BACKEND_CPU = 1,
+	ENGINE_BACKEND_VULKAN = 2,
+};
+
+enum engine_kv_type {
+	ENGINE_KV_F16 = 0,
+	ENGINE_KV_F32 = 1,
+};
+
+struct engine_ctx_params {
+	unsigned version;        /* ENGINE_CTX_PARAMS_VERSION */
+	uint32_t n_ctx;          /* KV cache positions; 0 = min(training context, 4096) */
+	uint32_t n_batch;        /* tokens per forward pass; longer inputs are split */
+	int n_threads;           /* CPU threads; <= 0 = one per core */
+	enum engine_kv_type kv_type;
+	enum engine_backend_kind backend;
+	int device;              /* Vulkan device index */
+	bool logits_all;         /* keep logits of every token, not only the last */
+};
+#define ENGINE_CTX_PARAMS_VERSION 1
+#define ENGINE_CTX_PARAMS_INIT \
+	{ ENGINE_CTX_PARAMS_VERSION, 0, 512, 0, ENGINE_KV_F16, ENGINE_BACKEND_AUTO, 0, false }
+
+/* Create a context: the backend, the KV cache sized for n_ctx and every
+ * buffer a forward pass needs, all allocated here and never per token.
+ * params may be NULL for defaults. */
+int engine_ctx_new(struct engine_ctx **out, struct engine_model *m,
+		   const struct engine_ctx_params *params);
+void engine_ctx_free(struct engine_ctx *c); /* accepts NULL */
+
+/* Run tokens [0, n) at the next positions of the sequence (appending to the
+ * KV cache).  Afterwards engine_ctx_logits gives the logits of the last
+ * token, or of all n with logits_all.  Exceeding n_ctx is ENGINE_EINVAL
+ * with the cache unchanged; an id outside the vocabulary likewise. */
+int engine_decode(struct engine_ctx *c, const int32_t *tokens, size_t n);
+
+/* Logits of the last decode: *n_rows rows of n_vocab floats.  Borrowed,
+ * valid until the next decode. */
+const float *engine_ctx_logits(const struct engine_ctx *c, size_t *n_rows);
+
+uint32_t engine_ctx_pos(const struct engine_ctx *c);   /* tokens in the cache */
+uint32_t engine_ctx_n_ctx(const struct engine_ctx *c);
+const char *engine_ctx_backend(const struct engine_ctx *c);
+int engine_ctx_threads(const struct engine_ctx *c);
+/* Forget the sequence: the next decode starts at position 0. */
+void engine_ctx_reset(struct engine_ctx *c);
+/* Drop the positions from `pos` on (pos <= current). */
+int engine_ctx_truncate(struct engine_ctx *c, uint32_t pos);
+
 /* ==== Vulkan devices (engine/vk_probe.c) ================================ */
 
 #define ENGINE_VK_MAX_HEAPS 16

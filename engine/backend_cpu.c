@@ -1,0 +1,694 @@
+/* backend_cpu.c - the CPU backend: the reference implementation of every op
+ * in struct engine_backend_ops, and the fallback when there is no GPU.
+ *
+ * Each op packs its arguments into a job and runs it on the thread pool,
+ * split by rows (mat-mul), rows of tokens (norms, element-wise) or
+ * (token, head) pairs (attention).  Quantized weights are multiplied with
+ * activations converted once per op to the weight type's vec_dot_type
+ * (Q8_0 / Q8_K), as llama.cpp does; the kernels come from the quant traits
+ * table, so every type the table has works here.
+ *
+ * Invariant: no allocation after cpu_reserve(); the quantized
+ * activation scratch is sized there for the largest batch and width.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model_int.h"
+#include "pool.h"
+
+struct cpu_backend {
+	struct engine_backend base;
+	struct pool *pool;
+	void *qbuf;           /* activations converted to a vec_dot_type */
+	size_t qbuf_size;
+};
+
+static struct cpu_backend *cpu(struct engine_backend *be)
+{
+	return (struct cpu_backend *)be;
+}
+
+static inline float *row_f32(const struct etensor *t, int64_t r)
+{
+	return (float *)((char *)t->data + (size_t)r * t->nb1);
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+static size_t tensor_bytes(const struct etensor *t)
+{
+	return t->nb1 * (size_t)etensor_rows(t);
+}
+
+static int cpu_tensor_alloc(struct engine_backend *be, struct etensor *t)
+{
+	size_t n = tensor_bytes(t);
+
+	(void)be;
+	t->data = aligned_alloc(64, (n + 63) & ~(size_t)63);
+	if (t->data == NULL)
+		return engine_seterr(ENGINE_ENOMEM, "out of memory for a %zu-byte buffer", n);
+	memset(t->data, 0, n);
+	return 0;
+}
+
+static void cpu_tensor_free(struct engine_backend *be, struct etensor *t)
+{
+	(void)be;
+	free(t->data);
+	t->data = NULL;
+}
+
+static int cpu_tensor_set(struct engine_backend *be, struct etensor *t,
+			  const void *src, size_t off, size_t n)
+{
+	(void)be;
+	memcpy((char *)t->data + off, src, n);
+	return 0;
+}
+
+static int cpu_tensor_get(struct engine_backend *be, const struct etensor *t,
+			  void *dst, size_t off, size_t n)
+{
+	(void)be;
+	memcpy(dst, (const char *)t->data + off, n);
+	return 0;
+}
+
+static int cpu_weights_prepare(struct engine_backend *be, struct engine_model *m)
+{
+	(void)be;
+	(void)m;
+	return 0; /* the mmap is the weights */
+}
+
+static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t width)
+{
+	struct cpu_backend *c = cpu(be);
+	/* Q8_K is the largest activation format per element (292 B / 256). */
+	size_t need = (size_t)n_rows * (((size_t)width + 255) / 256) * 292 + 64;
+
+	if (need < (size_t)n_rows * width * sizeof(float))
+		need = (size_t)n_rows * width * sizeof(float);
+	if (need <= c->qbuf_size)
+		return 0;
+	free(c->qbuf);
+	c->qbuf = aligned_alloc(64, (need + 63) & ~(size_t)63);
+	c->qbuf_size = c->qbuf ? need : 0;
+	return c->qbuf ? 0 : engine_seterr(ENGINE_ENOMEM, "out of memory for scratch");
+}
+
+/* ---- activation conversion ---------------------------------------------- */
+
+struct convert_job {
+	const struct etensor *x;
+	int64_t n_rows;
+	int64_t width;
+	quant_from_float_fn from_float;
+	void *out;
+	size_t out_row;
+};
+
+static void convert_run(void *arg, int ith, int nth)
+{
+	struct convert_job *j = arg;
+	int64_t lo, hi;
+
+	pool_split(j->n_rows, ith, nth, &lo, &hi);
+	for (int64_t r = lo; r < hi; r++)
+		j->from_float(row_f32(j->x, r), (char *)j->out + (size_t)r * j->out_row,
+			      j->width);
+}
+
+/* Convert n_rows rows of x (width w) to `type`; returns the converted rows
+ * (or x itself for F32) and their stride. */
+static const void *convert_rows(struct cpu_backend *c, const struct etensor *x,
+				int64_t n_rows, int64_t w, enum quant_type type,
+				size_t *stride)
+{
+	const struct quant_traits *vt = quant_traits_of(type);
+	struct convert_job j;
+
+	if (type == QT_F32) {
+		*stride = x->nb1;
+		return x->data;
+	}
+	j = (struct convert_job){ x, n_rows, w, vt->from_float, c->qbuf,
+				  quant_row_size(type, w) };
+	pool_run(c->pool, convert_run, &j);
+	*stride = j.out_row;
+	return c->qbuf;
+}
+
+/* ---- matmul ------------------------------------------------------------ */
+
+struct matmul_job {
+	struct etensor *dst;
+	const struct etensor *w;
+	const void *xq;
+	size_t xq_stride;
+	int64_t n_tokens;
+	const struct etensor *bias, *res;
+	quant_vec_dot_fn dot;
+};
+
+/* Rows are taken in blocks so that a block of weight rows stays in cache
+ * while every token's activations stream past it. */
+#define MM_ROW_BLOCK 16
+
+static void matmul_run(void *arg, int ith, int nth)
+{
+	struct matmul_job *j = arg;
+	const int64_t K = j->w->ne[0], R = j->w->ne[1];
+	int64_t n_blocks = (R + MM_ROW_BLOCK - 1) / MM_ROW_BLOCK, blo, bhi;
+
+	pool_split(n_blocks, ith, nth, &blo, &bhi);
+	for (int64_t b = blo; b < bhi; b++) {
+		int64_t r0 = b * MM_ROW_BLOCK;
+		int64_t r1 = r0 + MM_ROW_BLOCK < R ? r0 + MM_ROW_BLOCK : R;
+
+		for (int64_t t = 0; t < j->n_tokens; t++) {
+			const char *xr = (const char *)j->xq + (size_t)t * j->xq_stride;
+			float *out = row_f32(j->dst, t);
+			const float *res = j->res ? row_f32(j->res, t) : NULL;
+
+			for (int64_t r = r0; r < r1; r++) {
+				float v = j->dot(K, (const char *)j->w->data + (size_t)r * j->w->nb1, xr);
+
+				if (j->bias)
+					v += ((const float *)j->bias->data)[r];
+				if (res)
+					v += res[r];
+				out[r] = v;
+			}
+		}
+	}
+}
+
+static void cpu_matmul(struct engine_backend *be, struct etensor *dst,
+		       const struct etensor *w, const struct etensor *x,
+		       uint32_t n_tokens, const struct etensor *bias,
+		       const struct etensor *res)
+{
+	struct cpu_backend *c = cpu(be);
+	const struct quant_traits *q = quant_traits_of(w->type);
+	struct matmul_job j;
+
+	j.xq = convert_rows(c, x, n_tokens, w->ne[0], q->vec_dot_type, &j.xq_stride);
+	j.dst = dst;
+	j.w = w;
+	j.n_tokens = n_tokens;
+	j.bias = bias && bias->data ? bias : NULL;
+	j.res = res;
+	j.dot = q->vec_dot;
+	pool_run(c->pool, matmul_run, &j);
+}
+
+/* ---- get_rows ---------------------------------------------------------- */
+
+struct get_rows_job {
+	struct etensor *dst;
+	const struct etensor *table;
+	const int32_t *ids;
+	int64_t n;
+	float scale;
+	quant_to_float_fn to_float;
+};
+
+static void get_rows_run(void *arg, int ith, int nth)
+{
+	struct get_rows_job *j = arg;
+	const int64_t W = j->table->ne[0];
+	int64_t lo, hi;
+
+	pool_split(j->n, ith, nth, &lo, &hi);
+	for (int64_t i = lo; i < hi; i++) {
+		float *out = row_f32(j->dst, i);
+
+		j->to_float((const char *)j->table->data + (size_t)j->ids[i] * j->table->nb1,
+			    out, W);
+		if (j->scale != 1.0f)
+			for (int64_t k = 0; k < W; k++)
+				out[k] *= j->scale;
+	}
+}
+
+static void cpu_get_rows(struct engine_backend *be, struct etensor *dst,
+			 const struct etensor *table, const struct etensor *ids,
+			 uint32_t n, float scale)
+{
+	const struct quant_traits *q = quant_traits_of(table->type);
+	struct get_rows_job j = { dst, table, ids->data, n, scale,
+				  q->to_float_fast ? q->to_float_fast : q->to_float };
+
+	pool_run(cpu(be)->pool, get_rows_run, &j);
+}
+
+/* ---- rms_norm ---------------------------------------------------------- */
+
+struct norm_job {
+	struct etensor *dst;
+	const struct etensor *x, *w;
+	int64_t n_rows;
+	float eps;
+};
+
+static void norm_run(void *arg, int ith, int nth)
+{
+	struct norm_job *j = arg;
+	const int64_t W = j->w->ne[0];
+	const float *wt = j->w->data;
+	int64_t lo, hi;
+
+	pool_split(j->n_rows, ith, nth, &lo, &hi);
+	for (int64_t r = lo; r < hi; r++) {
+		/* Rows of width W inside tensors whose rows may be wider
+		 * (per-head norms): address by element. */
+		const float *x = (const float *)j->x->data + r * W;
+		float *y = (float *)j->dst->data + r * W;
+		double ss = 0.0;
+		float s;
+
+		for (int64_t k = 0; k < W; k++)
+			ss += (double)x[k] * x[k];
+		s = (float)(1.0 / sqrt(ss / (double)W + (double)j->eps));
+		for (int64_t k = 0; k < W; k++)
+			y[k] = x[k] * s * wt[k];
+	}
+}
+
+static void cpu_rms_norm(struct engine_backend *be, struct etensor *dst,
+			 const struct etensor *x, const struct etensor *w,
+			 uint32_t n_rows, float eps)
+{
+	struct norm_job j = { dst, x, w, n_rows, eps };
+
+	pool_run(cpu(be)->pool, norm_run, &j);
+}
+
+/* ---- element-wise -------------------------------------------------------- */
+
+struct ew_job {
+	struct etensor *dst;
+	const struct etensor *a, *b;
+	int64_t n_rows;
+	enum act_kind act;
+	int op; /* 0 add, 1 glu */
+};
+
+static inline float gelu_tanh(float x)
+{
+	const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+
+	return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+}
+
+static void ew_run(void *arg, int ith, int nth)
+{
+	struct ew_job *j = arg;
+	const int64_t W = j->dst->ne[0];
+	int64_t lo, hi;
+
+	pool_split(j->n_rows, ith, nth, &lo, &hi);
+	for (int64_t r = lo; r < hi; r++) {
+		float *y = row_f32(j->dst, r);
+		const float *a = row_f32(j->a, r), *b = row_f32(j->b, r);
+
+		if (j->op == 0) {
+			for (int64_t k = 0; k < W; k++)
+				y[k] = a[k] + b[k];
+		} else if (j->act == ACT_SILU) {
+			for (int64_t k = 0; k < W; k++)
+				y[k] = a[k] / (1.0f + expf(-a[k])) * b[k];
+		} else {
+			for (int64_t k = 0; k < W; k++)
+				y[k] = gelu_tanh(a[k]) * b[k];
+		}
+	}
+}
+
+static void cpu_add(struct engine_backend *be, struct etensor *dst,
+		    const struct etensor *a, const struct etensor *b,
+		    uint32_t n_tokens)
+{
+	struct ew_job j = { dst, a, b, n_tokens, ACT_SILU, 0 };
+
+	pool_run(cpu(be)->pool, ew_run, &j);
+}
+
+static void cpu_glu(struct engine_backend *be, struct etensor *dst,
+		    const struct etensor *gate, const struct etensor *up,
+		    uint32_t n_tokens, enum act_kind act)
+{
+	struct ew_job j = { dst, gate, up, n_tokens, act, 1 };
+
+	pool_run(cpu(be)->pool, ew_run, &j);
+}
+
+/* ---- rope -------------------------------------------------------------- */
+
+struct rope_job {
+	struct etensor *x;
+	const int32_t *pos;
+	int64_t n_tokens, n_heads, head_dim, n_dims;
+	enum rope_mode mode;
+	double base, pos_scale;
+	const float *ff;
+};
+
+#define ROPE_MAX_DIMS 1024
+
+static void rope_run(void *arg, int ith, int nth)
+{
+	struct rope_job *j = arg;
+	const int64_t half = j->n_dims / 2;
+	float cs[ROPE_MAX_DIMS / 2], sn[ROPE_MAX_DIMS / 2];
+	int64_t lo, hi;
+
+	pool_split(j->n_tokens, ith, nth, &lo, &hi);
+	for (int64_t t = lo; t < hi; t++) {
+		double p = (double)j->pos[t] / j->pos_scale;
+
+		for (int64_t i = 0; i < half; i++) {
+			double theta = p * pow(j->base, -2.0 * (double)i / (double)j->n_dims);
+
+			if (j->ff)
+				theta /= j->ff[i];
+			cs[i] = (float)cos(theta);
+			sn[i] = (float)sin(theta);
+		}
+		for (int64_t h = 0; h < j->n_heads; h++) {
+			float *v = (float *)((char *)j->x->data + (size_t)t * j->x->nb1) +
+				   h * j->head_dim;
+
+			for (int64_t i = 0; i < half; i++) {
+				int64_t a = j->mode == ROPE_NORM ? 2 * i : i;
+				int64_t b = j->mode == ROPE_NORM ? 2 * i + 1 : i + half;
+				float x0 = v[a], x1 = v[b];
+
+				v[a] = x0 * cs[i] - x1 * sn[i];
+				v[b] = x0 * sn[i] + x1 * cs[i];
+			}
+		}
+	}
+}
+
+static void cpu_rope(struct engine_backend *be, struct etensor *x,
+		     const struct etensor *pos, uint32_t n_tokens, uint32_t n_heads,
+		     uint32_t head_dim, uint32_t n_dims, enum rope_mode mode,
+		     float base, float pos_scale, const struct etensor *freq_factors)
+{
+	struct rope_job j = { x, pos->data, n_tokens, n_heads, head_dim,
+			      n_dims < ROPE_MAX_DIMS ? n_dims : ROPE_MAX_DIMS, mode,
+			      base, pos_scale > 0 ? pos_scale : 1.0,
+			      freq_factors && freq_factors->data ? freq_factors->data : NULL };
+
+	pool_run(cpu(be)->pool, rope_run, &j);
+}
+
+/* ---- KV cache -------------------------------------------------------------- */
+
+static void cpu_kv_store(struct engine_backend *be, struct etensor *kc,
+			 struct etensor *vc, const struct etensor *k,
+			 const struct etensor *v, uint32_t pos0, uint32_t n_tokens)
+{
+	const struct quant_traits *q = quant_traits_of(kc->type);
+
+	(void)be;
+	for (uint32_t t = 0; t < n_tokens; t++) {
+		q->from_float(row_f32(k, t), (char *)kc->data + (size_t)(pos0 + t) * kc->nb1,
+			      kc->ne[0]);
+		q->from_float(row_f32(v, t), (char *)vc->data + (size_t)(pos0 + t) * vc->nb1,
+			      vc->ne[0]);
+	}
+}
+
+/* ---- attention ----------------------------------------------------------- */
+
+struct attn_job {
+	struct etensor *out;
+	const struct etensor *q, *kc, *vc;
+	const struct attn_params *p;
+};
+
+#define ATTN_MAX_HEAD 1024
+
+/* One (token, head) pair per work item, online softmax over the visible
+ * keys so no score buffer of n_kv is needed. */
+static void attn_run(void *arg, int ith, int nth)
+{
+	struct attn_job *j = arg;
+	const struct attn_params *p = j->p;
+	const uint32_t group = p->n_head / p->n_head_kv;
+	const bool f16 = j->kc->type == QT_F16;
+	float kbuf[ATTN_MAX_HEAD], acc[ATTN_MAX_HEAD];
+	int64_t lo, hi;
+
+	pool_split((int64_t)p->n_tokens * p->n_head, ith, nth, &lo, &hi);
+	for (int64_t item = lo; item < hi; item++) {
+		uint32_t t = (uint32_t)(item / p->n_head), h = (uint32_t)(item % p->n_head);
+		uint32_t kvh = h / group, qpos = p->pos0 + t;
+		uint32_t first = p->window && qpos + 1 > p->window ? qpos + 1 - p->window : 0;
+		const float *q = (const float *)((char *)j->q->data + (size_t)t * j->q->nb1) +
+				 (size_t)h * p->head_dim;
+		float *o = (float *)((char *)j->out->data + (size_t)t * j->out->nb1) +
+			   (size_t)h * p->head_dim_v;
+		float m = -FLT_MAX, l = 0.0f;
+
+		memset(acc, 0, p->head_dim_v * sizeof(float));
+		for (uint32_t kp = first; kp <= qpos; kp++) {
+			const char *krow = (const char *)j->kc->data + (size_t)kp * j->kc->nb1;
+			const char *vrow = (const char *)j->vc->data + (size_t)kp * j->vc->nb1;
+			const float *k, *v;
+			float s = 0.0f, mn, corr, w;
+
+			if (f16) {
+				const uint16_t *kh = (const uint16_t *)krow + (size_t)kvh * p->head_dim;
+
+				for (uint32_t d = 0; d < p->head_dim; d++)
+					kbuf[d] = quant_f16_to_f32(kh[d]);
+				k = kbuf;
+			} else {
+				k = (const float *)krow + (size_t)kvh * p->head_dim;
+			}
+			for (uint32_t d = 0; d < p->head_dim; d++)
+				s += q[d] * k[d];
+			s *= p->scale;
+			mn = s > m ? s : m;
+			corr = expf(m - mn);
+			w = expf(s - mn);
+			l = l * corr + w;
+			if (f16) {
+				const uint16_t *vh = (const uint16_t *)vrow + (size_t)kvh * p->head_dim_v;
+
+				for (uint32_t d = 0; d < p->head_dim_v; d++)
+					acc[d] = acc[d] * corr + w * quant_f16_to_f32(vh[d]);
+			} else {
+				v = (const float *)vrow + (size_t)kvh * p->head_dim_v;
+				for (uint32_t d = 0; d < p->head_dim_v; d++)
+					acc[d] = acc[d] * corr + w * v[d];
+			}
+			m = mn;
+		}
+		for (uint32_t d = 0; d < p->head_dim_v; d++)
+			o[d] = acc[d] / l;
+	}
+}
+
+static void cpu_attention(struct engine_backend *be, struct etensor *out,
+			  const struct etensor *q, const struct etensor *kc,
+			  const struct etensor *vc, const struct attn_params *p)
+{
+	struct attn_job j = { out, q, kc, vc, p };
+
+	pool_run(cpu(be)->pool, attn_run, &j);
+}
+
+/* ---- MoE ------------------------------------------------------------------ */
+
+static void cpu_moe_route(struct engine_backend *be, struct etensor *ids,
+			  struct etensor *weights, const struct etensor *logits,
+			  uint32_t n_tokens, uint32_t n_expert, uint32_t k, bool norm)
+{
+	(void)be;
+	for (uint32_t t = 0; t < n_tokens; t++) {
+		const float *lg = row_f32(logits, t);
+		int32_t *id = (int32_t *)((char *)ids->data + (size_t)t * ids->nb1);
+		float *w = row_f32(weights, t);
+		float mx = -FLT_MAX, sum = 0.0f, wsum = 0.0f;
+		float prob[1024];
+
+		for (uint32_t e = 0; e < n_expert; e++)
+			mx = lg[e] > mx ? lg[e] : mx;
+		for (uint32_t e = 0; e < n_expert; e++)
+			sum += prob[e] = expf(lg[e] - mx);
+		for (uint32_t e = 0; e < n_expert; e++)
+			prob[e] /= sum;
+		/* Top-k by selection: k is small.  Ties go to the lower id. */
+		for (uint32_t s = 0; s < k; s++) {
+			int32_t best = -1;
+
+			for (uint32_t e = 0; e < n_expert; e++) {
+				bool taken = false;
+
+				for (uint32_t u = 0; u < s; u++)
+					taken |= id[u] == (int32_t)e;
+				if (!taken && (best < 0 || prob[e] > prob[best]))
+					best = (int32_t)e;
+			}
+			id[s] = best;
+			w[s] = prob[best];
+			wsum += w[s];
+		}
+		if (norm)
+			for (uint32_t s = 0; s < k; s++)
+				w[s] /= wsum;
+	}
+}
+
+struct moe_job {
+	struct etensor *dst;
+	const struct etensor *w;
+	const void *xq;
+	size_t xq_stride;
+	const struct etensor *ids;
+	int64_t n_tokens, k;
+	bool x_per_slot;
+	quant_vec_dot_fn dot;
+};
+
+static void moe_run(void *arg, int ith, int nth)
+{
+	struct moe_job *j = arg;
+	const int64_t K = j->w->ne[0], R = j->w->ne[1];
+	const size_t expert_bytes = (size_t)R * j->w->nb1;
+	int64_t lo, hi;
+
+	pool_split(R, ith, nth, &lo, &hi);
+	for (int64_t t = 0; t < j->n_tokens; t++) {
+		const int32_t *id = (const int32_t *)((const char *)j->ids->data +
+						      (size_t)t * j->ids->nb1);
+
+		for (int64_t s = 0; s < j->k; s++) {
+			const char *we = (const char *)j->w->data + (size_t)id[s] * expert_bytes;
+			const char *xr = (const char *)j->xq +
+				(size_t)(j->x_per_slot ? t * j->k + s : t) * j->xq_stride;
+			float *out = row_f32(j->dst, t * j->k + s);
+
+			for (int64_t r = lo; r < hi; r++)
+				out[r] = j->dot(K, we + (size_t)r * j->w->nb1, xr);
+		}
+	}
+}
+
+static void cpu_moe_matmul(struct engine_backend *be, struct etensor *dst,
+			   const struct etensor *w_exps, const struct etensor *x,
+			   const struct etensor *ids, uint32_t n_tokens, uint32_t k,
+			   bool x_per_slot)
+{
+	struct cpu_backend *c = cpu(be);
+	const struct quant_traits *q = quant_traits_of(w_exps->type);
+	struct moe_job j;
+
+	j.xq = convert_rows(c, x, x_per_slot ? (int64_t)n_tokens * k : n_tokens,
+			    w_exps->ne[0], q->vec_dot_type, &j.xq_stride);
+	j.dst = dst;
+	j.w = w_exps;
+	j.ids = ids;
+	j.n_tokens = n_tokens;
+	j.k = k;
+	j.x_per_slot = x_per_slot;
+	j.dot = q->vec_dot;
+	pool_run(c->pool, moe_run, &j);
+}
+
+static void cpu_moe_combine(struct engine_backend *be, struct etensor *dst,
+			    const struct etensor *y, const struct etensor *weights,
+			    uint32_t n_tokens, uint32_t k, const struct etensor *res)
+{
+	const int64_t W = dst->ne[0];
+
+	(void)be;
+	for (uint32_t t = 0; t < n_tokens; t++) {
+		float *o = row_f32(dst, t);
+		const float *w = row_f32(weights, t);
+		const float *r = res ? row_f32(res, t) : NULL;
+
+		for (int64_t d = 0; d < W; d++) {
+			float v = r ? r[d] : 0.0f;
+
+			for (uint32_t s = 0; s < k; s++)
+				v += w[s] * row_f32(y, (int64_t)t * k + s)[d];
+			o[d] = v;
+		}
+	}
+}
+
+static int cpu_sync(struct engine_backend *be)
+{
+	(void)be;
+	return 0;
+}
+
+static void cpu_free(struct engine_backend *be)
+{
+	struct cpu_backend *c = cpu(be);
+
+	if (c == NULL)
+		return;
+	pool_free(c->pool);
+	free(c->qbuf);
+	free(c);
+}
+
+static const struct engine_backend_ops cpu_ops = {
+	.name = "CPU",
+	.free = cpu_free,
+	.weights_prepare = cpu_weights_prepare,
+	.reserve = cpu_reserve,
+	.tensor_alloc = cpu_tensor_alloc,
+	.tensor_free = cpu_tensor_free,
+	.tensor_set = cpu_tensor_set,
+	.tensor_get = cpu_tensor_get,
+	.get_rows = cpu_get_rows,
+	.rms_norm = cpu_rms_norm,
+	.matmul = cpu_matmul,
+	.add = cpu_add,
+	.glu = cpu_glu,
+	.rope = cpu_rope,
+	.kv_store = cpu_kv_store,
+	.attention = cpu_attention,
+	.moe_route = cpu_moe_route,
+	.moe_matmul = cpu_moe_matmul,
+	.moe_combine = cpu_moe_combine,
+	.sync = cpu_sync,
+};
+
+int backend_cpu_new(struct engine_backend **out, int n_threads)
+{
+	struct cpu_backend *c;
+
+	*out = NULL;
+	if (n_threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n_threads = n > 0 ? (int)n : 1;
+	}
+	if (n_threads > 256)
+		n_threads = 256;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return engine_seterr(ENGINE_ENOMEM, "out of memory");
+	if (pool_new(&c->pool, n_threads) < 0) {
+		free(c);
+		return engine_seterr(ENGINE_ENOMEM, "cannot start %d threads", n_threads);
+	}
+	c->base.ops = &cpu_ops;
+	c->base.n_threads = n_threads;
+	*out = &c->base;
+	return 0;
+}
