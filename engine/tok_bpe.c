@@ -475,10 +475,26 @@ static int bpe_word(const struct tok_vocab *v, struct bwork *w, const unsigned c
 	return 0;
 }
 
+static int word_cached(const struct tok_vocab *v, struct bwork *w, struct tok_wcache *c,
+		       const char *s, size_t lo, size_t hi, struct tok_ids *out)
+{
+	size_t before;
+	int rc;
+
+	if (tok_wcache_get(c, s, lo, hi, out))
+		return 0;
+	before = out->n;
+	rc = bpe_word(v, w, (const unsigned char *)s + lo, hi - lo, out);
+	if (!rc)
+		tok_wcache_put(c, s, lo, hi, out, before);
+	return rc;
+}
+
 int tok_bpe_encode(const struct tok_vocab *v, const char *s, size_t n, struct tok_ids *out)
 {
 	struct spans a = {0}, b = {0};
 	struct bwork w = {0};
+	struct tok_wcache c;
 	pcre2_match_data *md = NULL;
 	int rc = 0;
 
@@ -487,6 +503,7 @@ int tok_bpe_encode(const struct tok_vocab *v, const char *s, size_t n, struct to
 	md = pcre2_match_data_create(4, NULL);
 	if (!md)
 		return engine_seterr(ENGINE_ENOMEM, "tokenizer: out of memory");
+	tok_wcache_init(&c, n);
 	spans_push(&a, 0, n);
 	for (int r = 0; r < v->n_re && !rc; r++) {
 		struct spans t;
@@ -500,7 +517,9 @@ int tok_bpe_encode(const struct tok_vocab *v, const char *s, size_t n, struct to
 			rc = ENGINE_ENOMEM;
 	}
 	for (size_t i = 0; i < a.n && !rc; i++)
-		rc = bpe_word(v, &w, (const unsigned char *)s + a.v[i].lo, a.v[i].hi - a.v[i].lo, out);
+		rc = word_cached(v, &w, &c, s, a.v[i].lo, a.v[i].hi, out);
+	if (!rc && (c.ids.oom || out->oom))
+		rc = ENGINE_ENOMEM;
 	if (rc == ENGINE_ENOMEM)
 		rc = engine_seterr(ENGINE_ENOMEM, "tokenizer: out of memory");
 	pcre2_match_data_free(md);
@@ -509,5 +528,6 @@ int tok_bpe_encode(const struct tok_vocab *v, const char *s, size_t n, struct to
 	free(w.sym);
 	free(w.heap);
 	free(w.mapped);
+	tok_wcache_free(&c);
 	return rc;
 }

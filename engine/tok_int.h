@@ -76,6 +76,7 @@ struct tok_vocab {
 	int32_t bos, eos, eot, eom, unk, pad, sep, mask;
 	bool add_bos, add_eos, add_sep;
 	bool add_space_prefix;    /* SPM: "▁" before the first word */
+	bool spm_split_words;     /* SPM: no token has "▁" after another char */
 	bool ignore_merges;       /* BPE: a whole word that is a token wins */
 	int32_t *eog;             /* (n_eog) end-of-generation ids */
 	size_t n_eog;
@@ -126,6 +127,37 @@ static inline void tok_ids_push(struct tok_ids *a, int32_t id)
 	a->v[a->n++] = id;
 }
 
+/* A per-call cache of encoded words (tokenizer.c): text repeats its words
+ * and merging is the expensive part.  Bounded (TOK_WC_MAX_SLOTS entries,
+ * words of up to TOK_WC_MAX_WORD bytes); one per encode call keeps the
+ * vocab immutable.  Words are identified by their span of the fragment. */
+#define TOK_WC_MAX_SLOTS 8192u
+#define TOK_WC_MAX_WORD 64u
+#define TOK_WC_MIN_TEXT 256u /* shorter fragments get no cache */
+
+struct tok_wslot {
+	uint32_t hash;
+	uint32_t woff;   /* the word in the fragment */
+	uint16_t wlen;   /* 0 = empty slot */
+	uint16_t nids;
+	uint32_t idoff;  /* into tok_wcache.ids */
+};
+
+struct tok_wcache {
+	struct tok_wslot *slot; /* NULL: caching off */
+	uint32_t mask, used;
+	struct tok_ids ids;
+};
+
+void tok_wcache_init(struct tok_wcache *c, size_t text_len);
+void tok_wcache_free(struct tok_wcache *c);
+/* On a hit, append the word's ids to out and return true. */
+bool tok_wcache_get(struct tok_wcache *c, const char *s, size_t lo, size_t hi,
+		    struct tok_ids *out);
+/* Remember out->v[before..out->n) as the ids of s[lo..hi). */
+void tok_wcache_put(struct tok_wcache *c, const char *s, size_t lo, size_t hi,
+		    const struct tok_ids *out, size_t before);
+
 /* 64-bit FNV-1a folded; cheap and good enough for token texts. */
 static inline uint32_t tok_hash(const char *s, size_t n)
 {
@@ -175,6 +207,8 @@ static inline int32_t tok_lookup_special(const struct tok_vocab *v, const char *
  * special token (SPM adds its space prefix there). */
 int tok_spm_encode(const struct tok_vocab *v, const char *s, size_t n, bool first,
 		   struct tok_ids *out);
+/* Whether merges can never cross the start of a "▁" run (tok_spm.c). */
+bool tok_spm_can_split(const struct tok_vocab *v);
 int tok_bpe_encode(const struct tok_vocab *v, const char *s, size_t n,
 		   struct tok_ids *out);
 int tok_wpm_encode(const struct tok_vocab *v, const char *s, size_t n,

@@ -82,11 +82,30 @@ static struct spair sheap_pop(struct swork *w)
 	return top;
 }
 
+static bool is_ws(const char *p)
+{
+	return p[0] == '\xE2' && p[1] == '\x96' && p[2] == '\x81';
+}
+
 /* Merges only make normal, user-defined and unused entries (never control,
  * unknown or byte tokens), as SentencePiece does. */
 static bool mergeable(uint8_t type)
 {
 	return type == TOK_TYPE_NORMAL || type == TOK_TYPE_USER_DEFINED || type == TOK_TYPE_UNUSED;
+}
+
+bool tok_spm_can_split(const struct tok_vocab *v)
+{
+	for (int32_t id = 0; id < v->n; id++) {
+		const char *t = tok_text(v, id);
+		uint32_t len = v->tok[id].len;
+		if (!mergeable(v->tok[id].type))
+			continue;
+		for (uint32_t p = 1; p + 3 <= len; p++)
+			if (is_ws(t + p) && !(p >= 3 && is_ws(t + p - 3)))
+				return false;
+	}
+	return true;
 }
 
 static int try_pair(const struct tok_vocab *v, struct swork *w, int32_t l, int32_t r)
@@ -127,13 +146,68 @@ static void emit(const struct tok_vocab *v, const char *s, size_t n, struct tok_
 	}
 }
 
+/* Merge the symbols of esc[lo..hi) and emit them. */
+static int spm_word(const struct tok_vocab *v, struct swork *w, size_t lo, size_t hi,
+		    struct tok_ids *out)
+{
+	const char *esc = w->text;
+	size_t nsym = 0;
+	int rc = 0;
+
+	for (size_t i = lo; i < hi;) {
+		size_t l = uni_len((const unsigned char *)esc + i, hi - i);
+		w->sym[nsym].off = (uint32_t)i;
+		w->sym[nsym].len = (uint32_t)l;
+		w->sym[nsym].prev = (int32_t)nsym - 1;
+		w->sym[nsym].next = i + l < hi ? (int32_t)nsym + 1 : -1;
+		nsym++;
+		i += l;
+	}
+	w->n_heap = 0;
+	for (size_t i = 1; i < nsym && !rc; i++)
+		rc = try_pair(v, w, (int32_t)i - 1, (int32_t)i);
+	while (w->n_heap && !rc) {
+		struct spair p = sheap_pop(w);
+		struct ssym *l = &w->sym[p.left], *r = &w->sym[p.right];
+		if (!l->len || !r->len || l->next != p.right || l->len + r->len != p.len)
+			continue; /* stale */
+		l->len += r->len;
+		r->len = 0;
+		l->next = r->next;
+		if (r->next >= 0)
+			w->sym[r->next].prev = p.left;
+		rc = try_pair(v, w, l->prev, p.left);
+		if (!rc)
+			rc = try_pair(v, w, p.left, l->next);
+	}
+	if (!rc && nsym)
+		for (int32_t i = 0; i >= 0; i = w->sym[i].next)
+			emit(v, esc + w->sym[i].off, w->sym[i].len, out);
+	return rc;
+}
+
+static int spm_word_cached(const struct tok_vocab *v, struct swork *w, struct tok_wcache *c,
+			   size_t lo, size_t hi, struct tok_ids *out)
+{
+	size_t before = out->n;
+	int rc;
+
+	if (tok_wcache_get(c, w->text, lo, hi, out))
+		return 0;
+	rc = spm_word(v, w, lo, hi, out);
+	if (!rc)
+		tok_wcache_put(c, w->text, lo, hi, out, before);
+	return rc;
+}
+
 int tok_spm_encode(const struct tok_vocab *v, const char *s, size_t n, bool first,
 		   struct tok_ids *out)
 {
 	static const char ws[3] = {'\xE2', '\x96', '\x81'}; /* U+2581 */
 	struct swork w = {0};
+	struct tok_wcache c;
 	char *esc = NULL;
-	size_t m = 0, nsym = 0, spaces = 0;
+	size_t m = 0, spaces = 0, lo = 0;
 	int rc = 0;
 
 	if (!n)
@@ -142,7 +216,7 @@ int tok_spm_encode(const struct tok_vocab *v, const char *s, size_t n, bool firs
 		spaces += s[i] == ' ';
 	/* escaped length: every space grows by 2, plus an optional prefix */
 	esc = malloc(n + 2 * spaces + 3);
-	w.sym = malloc((n + 1) * sizeof(*w.sym));
+	w.sym = malloc((n + 2 * spaces + 3) * sizeof(*w.sym));
 	if (!esc || !w.sym) {
 		rc = ENGINE_ENOMEM;
 		goto out;
@@ -160,34 +234,21 @@ int tok_spm_encode(const struct tok_vocab *v, const char *s, size_t n, bool firs
 		}
 	}
 	w.text = esc;
-	for (size_t i = 0; i < m;) {
-		size_t l = uni_len((const unsigned char *)esc + i, m - i);
-		w.sym[nsym].off = (uint32_t)i;
-		w.sym[nsym].len = (uint32_t)l;
-		w.sym[nsym].prev = (int32_t)nsym - 1;
-		w.sym[nsym].next = i + l < m ? (int32_t)nsym + 1 : -1;
-		nsym++;
-		i += l;
-	}
-	for (size_t i = 1; i < nsym && !rc; i++)
-		rc = try_pair(v, &w, (int32_t)i - 1, (int32_t)i);
-	while (w.n_heap && !rc) {
-		struct spair p = sheap_pop(&w);
-		struct ssym *l = &w.sym[p.left], *r = &w.sym[p.right];
-		if (!l->len || !r->len || l->next != p.right || l->len + r->len != p.len)
-			continue; /* stale */
-		l->len += r->len;
-		r->len = 0;
-		l->next = r->next;
-		if (r->next >= 0)
-			w.sym[r->next].prev = p.left;
-		rc = try_pair(v, &w, l->prev, p.left);
-		if (!rc)
-			rc = try_pair(v, &w, p.left, l->next);
+	tok_wcache_init(&c, v->spm_split_words ? m : 0);
+	/* Where no token has "▁" after another character, no merge can cross
+	 * the start of a "▁" run: merging word by word then gives the same
+	 * result with small heaps. */
+	if (v->spm_split_words) {
+		for (size_t i = 1; i + 3 <= m && !rc; i++) {
+			if (is_ws(esc + i) && !(i >= 3 && is_ws(esc + i - 3))) {
+				rc = spm_word_cached(v, &w, &c, lo, i, out);
+				lo = i;
+			}
+		}
 	}
 	if (!rc)
-		for (int32_t i = 0; i >= 0; i = w.sym[i].next)
-			emit(v, esc + w.sym[i].off, w.sym[i].len, out);
+		rc = spm_word_cached(v, &w, &c, lo, m, out);
+	tok_wcache_free(&c);
 out:
 	if (rc == ENGINE_ENOMEM)
 		rc = engine_seterr(ENGINE_ENOMEM, "tokenizer: out of memory");

@@ -350,6 +350,8 @@ int tok_vocab_load(struct tok_vocab **out, const struct gguf_file *f)
 		if (v->byte_tok[b] != TOK_NULL && v->tok[v->byte_tok[b]].type != TOK_TYPE_BYTE)
 			v->byte_tok[b] = TOK_NULL;
 	}
+	if (v->kind == TOK_KIND_SPM)
+		v->spm_split_words = tok_spm_can_split(v);
 	rc = build_special(v);
 	if (rc)
 		goto fail;

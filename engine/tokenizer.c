@@ -11,6 +11,85 @@
 #include "tok_int.h"
 #include "unicode.h"
 
+/* ==== word cache ============================================================ */
+
+void tok_wcache_init(struct tok_wcache *c, size_t text_len)
+{
+	uint32_t slots = 256;
+
+	memset(c, 0, sizeof(*c));
+	if (text_len < TOK_WC_MIN_TEXT || text_len > UINT32_MAX)
+		return;
+	while (slots < TOK_WC_MAX_SLOTS && slots < text_len / 4)
+		slots <<= 1;
+	c->slot = calloc(slots, sizeof(*c->slot)); /* NULL: just no cache */
+	c->mask = slots - 1;
+}
+
+void tok_wcache_free(struct tok_wcache *c)
+{
+	free(c->slot);
+	free(c->ids.v);
+	memset(c, 0, sizeof(*c));
+}
+
+static uint32_t wc_find(const struct tok_wcache *c, const char *s, size_t lo, size_t n,
+			uint32_t h, bool *hit)
+{
+	uint32_t i;
+
+	for (i = h & c->mask; c->slot[i].wlen; i = (i + 1) & c->mask) {
+		const struct tok_wslot *e = &c->slot[i];
+		if (e->hash == h && e->wlen == n && !memcmp(s + e->woff, s + lo, n)) {
+			*hit = true;
+			return i;
+		}
+	}
+	*hit = false;
+	return i;
+}
+
+bool tok_wcache_get(struct tok_wcache *c, const char *s, size_t lo, size_t hi,
+		    struct tok_ids *out)
+{
+	size_t n = hi - lo;
+	bool hit;
+	uint32_t i;
+
+	if (!c->slot || n > TOK_WC_MAX_WORD)
+		return false;
+	i = wc_find(c, s, lo, n, tok_hash(s + lo, n), &hit);
+	if (!hit)
+		return false;
+	for (uint32_t k = 0; k < c->slot[i].nids; k++)
+		tok_ids_push(out, c->ids.v[c->slot[i].idoff + k]);
+	return true;
+}
+
+void tok_wcache_put(struct tok_wcache *c, const char *s, size_t lo, size_t hi,
+		    const struct tok_ids *out, size_t before)
+{
+	size_t n = hi - lo;
+	uint32_t h, i;
+	bool hit;
+
+	if (!c->slot || n > TOK_WC_MAX_WORD || out->oom || c->ids.oom ||
+	    c->used >= (c->mask + 1) / 4 * 3 || out->n - before > 0xFFFF)
+		return;
+	h = tok_hash(s + lo, n);
+	i = wc_find(c, s, lo, n, h, &hit);
+	if (hit)
+		return;
+	c->slot[i].hash = h;
+	c->slot[i].woff = (uint32_t)lo;
+	c->slot[i].wlen = (uint16_t)n;
+	c->slot[i].nids = (uint16_t)(out->n - before);
+	c->slot[i].idoff = (uint32_t)c->ids.n;
+	for (size_t k = before; k < out->n; k++)
+		tok_ids_push(&c->ids, out->v[k]);
+	c->used++;
+}
+
 /* ==== encoding ============================================================= */
 
 static int encode_fragment(const struct tok_vocab *v, const char *s, size_t n, bool first,
