@@ -20,11 +20,21 @@
 #include "model_int.h"
 #include "pool.h"
 
+/* Queries per work item: each item converts every visible K and V row of
+ * its KV head once, then uses it for ATTN_TQ tokens x the GQA group. */
+#define ATTN_TQ 16
+#define ATTN_MAX_HEAD 512
+#define ATTN_MAX_GROUP 64
+/* Per thread: K row, V row, and per (token, head) the running max, sum and
+ * accumulator. */
+#define ATTN_SCRATCH (2 * ATTN_MAX_HEAD + ATTN_TQ * ATTN_MAX_GROUP * (ATTN_MAX_HEAD + 2))
+
 struct cpu_backend {
 	struct engine_backend base;
 	struct pool *pool;
 	void *qbuf;           /* activations converted to a vec_dot_type */
 	size_t qbuf_size;
+	float *attn_scratch;  /* n_threads * ATTN_SCRATCH floats */
 };
 
 static struct cpu_backend *cpu(struct engine_backend *be)
@@ -94,6 +104,11 @@ static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t widt
 
 	if (need < (size_t)n_rows * width * sizeof(float))
 		need = (size_t)n_rows * width * sizeof(float);
+	if (c->attn_scratch == NULL) {
+		c->attn_scratch = malloc((size_t)be->n_threads * ATTN_SCRATCH * sizeof(float));
+		if (c->attn_scratch == NULL)
+			return engine_seterr(ENGINE_ENOMEM, "out of memory for scratch");
+	}
 	if (need <= c->qbuf_size)
 		return 0;
 	free(c->qbuf);
@@ -433,69 +448,96 @@ struct attn_job {
 	struct etensor *out;
 	const struct etensor *q, *kc, *vc;
 	const struct attn_params *p;
+	float *scratch;          /* per thread: ATTN_SCRATCH floats */
+	quant_vec_dot_fn dot;    /* F32 x F32 */
+	quant_to_float_fn kv_to_f32;
 };
 
-#define ATTN_MAX_HEAD 1024
 
-/* One (token, head) pair per work item, online softmax over the visible
- * keys so no score buffer of n_kv is needed. */
+/* Work items are (KV head, block of ATTN_TQ queries); online softmax over the
+ * visible keys, so no buffer of n_kv scores is needed. */
 static void attn_run(void *arg, int ith, int nth)
 {
 	struct attn_job *j = arg;
 	const struct attn_params *p = j->p;
 	const uint32_t group = p->n_head / p->n_head_kv;
-	const bool f16 = j->kc->type == QT_F16;
-	float kbuf[ATTN_MAX_HEAD], acc[ATTN_MAX_HEAD];
+	const uint32_t n_blocks = (p->n_tokens + ATTN_TQ - 1) / ATTN_TQ;
+	const bool conv = j->kc->type != QT_F32;
+	float *kf = j->scratch + (size_t)ith * ATTN_SCRATCH;
+	float *vf = kf + ATTN_MAX_HEAD;
+	float *mx = vf + ATTN_MAX_HEAD;            /* [ATTN_TQ * group] */
+	float *sum = mx + ATTN_TQ * ATTN_MAX_GROUP; /* [ATTN_TQ * group] */
+	float *acc = sum + ATTN_TQ * ATTN_MAX_GROUP; /* [ATTN_TQ * group][hd_v] */
 	int64_t lo, hi;
 
-	pool_split((int64_t)p->n_tokens * p->n_head, ith, nth, &lo, &hi);
+	pool_split((int64_t)p->n_head_kv * n_blocks, ith, nth, &lo, &hi);
 	for (int64_t item = lo; item < hi; item++) {
-		uint32_t t = (uint32_t)(item / p->n_head), h = (uint32_t)(item % p->n_head);
-		uint32_t kvh = h / group, qpos = p->pos0 + t;
-		uint32_t first = p->window && qpos + 1 > p->window ? qpos + 1 - p->window : 0;
-		const float *q = (const float *)((char *)j->q->data + (size_t)t * j->q->nb1) +
-				 (size_t)h * p->head_dim;
-		float *o = (float *)((char *)j->out->data + (size_t)t * j->out->nb1) +
-			   (size_t)h * p->head_dim_v;
-		float m = -FLT_MAX, l = 0.0f;
+		uint32_t kvh = (uint32_t)(item / n_blocks);
+		uint32_t t0 = (uint32_t)(item % n_blocks) * ATTN_TQ;
+		uint32_t t1 = t0 + ATTN_TQ < p->n_tokens ? t0 + ATTN_TQ : p->n_tokens;
+		uint32_t nq = (t1 - t0) * group;
+		uint32_t qlast = p->pos0 + t1 - 1;
+		uint32_t first = p->window && p->pos0 + t0 + 1 > p->window ?
+				 p->pos0 + t0 + 1 - p->window : 0;
 
-		memset(acc, 0, p->head_dim_v * sizeof(float));
-		for (uint32_t kp = first; kp <= qpos; kp++) {
+		for (uint32_t i = 0; i < nq; i++) {
+			mx[i] = -FLT_MAX;
+			sum[i] = 0.0f;
+		}
+		memset(acc, 0, (size_t)nq * p->head_dim_v * sizeof(float));
+		for (uint32_t kp = first; kp <= qlast; kp++) {
 			const char *krow = (const char *)j->kc->data + (size_t)kp * j->kc->nb1;
 			const char *vrow = (const char *)j->vc->data + (size_t)kp * j->vc->nb1;
 			const float *k, *v;
-			float s = 0.0f, mn, corr, w;
 
-			if (f16) {
-				const uint16_t *kh = (const uint16_t *)krow + (size_t)kvh * p->head_dim;
-
-				for (uint32_t d = 0; d < p->head_dim; d++)
-					kbuf[d] = quant_f16_to_f32(kh[d]);
-				k = kbuf;
+			if (conv) {
+				j->kv_to_f32(krow + (size_t)kvh * p->head_dim * 2, kf, p->head_dim);
+				j->kv_to_f32(vrow + (size_t)kvh * p->head_dim_v * 2, vf, p->head_dim_v);
+				k = kf;
+				v = vf;
 			} else {
 				k = (const float *)krow + (size_t)kvh * p->head_dim;
+				v = (const float *)vrow + (size_t)kvh * p->head_dim_v;
 			}
-			for (uint32_t d = 0; d < p->head_dim; d++)
-				s += q[d] * k[d];
-			s *= p->scale;
-			mn = s > m ? s : m;
-			corr = expf(m - mn);
-			w = expf(s - mn);
-			l = l * corr + w;
-			if (f16) {
-				const uint16_t *vh = (const uint16_t *)vrow + (size_t)kvh * p->head_dim_v;
+			for (uint32_t t = t0; t < t1; t++) {
+				uint32_t qpos = p->pos0 + t;
+
+				/* causal mask, and the sliding window */
+				if (kp > qpos || (p->window && qpos - kp >= p->window))
+					continue;
+				for (uint32_t g = 0; g < group; g++) {
+					uint32_t h = kvh * group + g, i = (t - t0) * group + g;
+					const float *q = (const float *)((const char *)j->q->data +
+						(size_t)t * j->q->nb1) + (size_t)h * p->head_dim;
+					float *a = acc + (size_t)i * p->head_dim_v;
+					float s = j->dot(p->head_dim, q, k) * p->scale, w;
+
+					if (s > mx[i]) {
+						float corr = expf(mx[i] - s);
+
+						for (uint32_t d = 0; d < p->head_dim_v; d++)
+							a[d] *= corr;
+						sum[i] *= corr;
+						mx[i] = s;
+					}
+					w = expf(s - mx[i]);
+					sum[i] += w;
+					for (uint32_t d = 0; d < p->head_dim_v; d++)
+						a[d] += w * v[d];
+				}
+			}
+		}
+		for (uint32_t t = t0; t < t1; t++) {
+			for (uint32_t g = 0; g < group; g++) {
+				uint32_t h = kvh * group + g, i = (t - t0) * group + g;
+				float *o = (float *)((char *)j->out->data + (size_t)t * j->out->nb1) +
+					   (size_t)h * p->head_dim_v;
+				float inv = 1.0f / sum[i];
 
 				for (uint32_t d = 0; d < p->head_dim_v; d++)
-					acc[d] = acc[d] * corr + w * quant_f16_to_f32(vh[d]);
-			} else {
-				v = (const float *)vrow + (size_t)kvh * p->head_dim_v;
-				for (uint32_t d = 0; d < p->head_dim_v; d++)
-					acc[d] = acc[d] * corr + w * v[d];
+					o[d] = acc[(size_t)i * p->head_dim_v + d] * inv;
 			}
-			m = mn;
 		}
-		for (uint32_t d = 0; d < p->head_dim_v; d++)
-			o[d] = acc[d] / l;
 	}
 }
 
@@ -503,9 +545,13 @@ static void cpu_attention(struct engine_backend *be, struct etensor *out,
 			  const struct etensor *q, const struct etensor *kc,
 			  const struct etensor *vc, const struct attn_params *p)
 {
-	struct attn_job j = { out, q, kc, vc, p };
+	struct cpu_backend *c = cpu(be);
+	const struct quant_traits *kt = quant_traits_of(kc->type);
+	struct attn_job j = { out, q, kc, vc, p, c->attn_scratch,
+			      quant_traits_of(QT_F32)->vec_dot,
+			      kt->to_float_fast ? kt->to_float_fast : kt->to_float };
 
-	pool_run(cpu(be)->pool, attn_run, &j);
+	pool_run(c->pool, attn_run, &j);
 }
 
 /* ---- MoE ------------------------------------------------------------------ */
@@ -642,6 +688,7 @@ static void cpu_free(struct engine_backend *be)
 		return;
 	pool_free(c->pool);
 	free(c->qbuf);
+	free(c->attn_scratch);
 	free(c);
 }
 

@@ -125,13 +125,15 @@ static int read_hparams(struct engine_model *m, const char *arch)
 		}
 	}
 	hp->rope_mode = hp->arch == ARCH_LLAMA ? ROPE_NORM : ROPE_NEOX;
-	if (hp->head_dim == 0 || hp->head_dim > 1024 || hp->head_dim % 2 ||
+	if (hp->head_dim == 0 || hp->head_dim > 512 || hp->head_dim % 2 ||
 	    hp->rope_dims > hp->head_dim || hp->rope_dims % 2 || hp->head_dim_v == 0 ||
-	    hp->head_dim_v > 1024)
+	    hp->head_dim_v > 512 || hp->n_head / hp->n_head_kv > 64)
 		return engine_seterr(ENGINE_EFORMAT,
-			"%s: bad head sizes (key_length %u, value_length %u, "
-			"rope.dimension_count %u)", m->path, hp->head_dim, hp->head_dim_v,
-			hp->rope_dims);
+			"%s: unsupported head sizes (key_length %u, value_length %u, "
+			"rope.dimension_count %u, %u query heads per KV head; the engine "
+			"supports head sizes up to 512 and groups up to 64)", m->path,
+			hp->head_dim, hp->head_dim_v, hp->rope_dims,
+			hp->n_head / hp->n_head_kv);
 	if (!(hp->rms_eps > 0.0f) || !(hp->rope_base > 0.0f) || !(hp->rope_base_swa > 0.0f))
 		return engine_seterr(ENGINE_EFORMAT,
 			"%s: rms epsilon and rope bases must be positive", m->path);
