@@ -9,7 +9,8 @@
  * text of the last error on the calling thread is engine_errmsg().  It names
  * what was wrong and where (file, key, tensor, offset).
  *
- * Sections: errors | quant types | GGUF | tokenizer | model info.
+ * Sections: errors | quant types | GGUF | tokenizer | inference | sampling |
+ * generation | Vulkan devices.
  */
 #ifndef HALO_ENGINE_H
 #define HALO_ENGINE_H
@@ -547,6 +548,135 @@ int engine_ctx_threads(const struct engine_ctx *c);
 void engine_ctx_reset(struct engine_ctx *c);
 /* Drop the positions from `pos` on (pos <= current). */
 int engine_ctx_truncate(struct engine_ctx *c, uint32_t pos);
+
+/* ==== sampling (engine/sample.c) ====================================== */
+
+/* A sampler turns one row of logits into a token id.  The chain, in order
+ * (llama.cpp's default order and semantics):
+ *   1. penalties over the last penalty_last_n accepted ids: a token seen c
+ *      times gets  l = l > 0 ? l / repeat : l * repeat,  then
+ *      l -= c * frequency + presence  (each once per distinct token);
+ *   2. temp <= 0: greedy - the largest penalized logit (lowest id on ties);
+ *      the steps below are skipped;
+ *   3. top-k: keep the k largest logits (k <= 0 or k >= n_vocab: off);
+ *   4. top-p: with p = softmax(kept logits), keep the shortest prefix of
+ *      the descending order whose sum reaches top_p (>= 1: off);
+ *   5. min-p: keep tokens with p >= min_p * p_max (<= 0: off);
+ *   6. temperature: draw from softmax(l / temp) over what is kept.
+ * Every step keeps at least one token.  Ties in the ordering are broken by
+ * the lower id, so a seed always gives the same tokens.  The random
+ * generator is the sampler's own (xoshiro256**, seeded by splitmix64).
+ * Every buffer is allocated by engine_sampler_new; sampling allocates
+ * nothing.  A sampler is used by one thread at a time. */
+struct engine_sampler; /* opaque */
+
+struct engine_sampler_params {
+	unsigned version;          /* ENGINE_SAMPLER_PARAMS_VERSION */
+	float temp;                /* <= 0: greedy */
+	int32_t top_k;             /* <= 0: off */
+	float top_p;               /* >= 1: off */
+	float min_p;               /* <= 0: off */
+	float repeat_penalty;      /* 1: off; must be > 0 */
+	float frequency_penalty;   /* 0: off */
+	float presence_penalty;    /* 0: off */
+	uint32_t penalty_last_n;   /* ids the penalties look back on; 0: off */
+	uint64_t seed;
+};
+#define ENGINE_SAMPLER_PARAMS_VERSION 1
+#define ENGINE_SAMPLER_PARAMS_INIT \
+	{ ENGINE_SAMPLER_PARAMS_VERSION, 0.8f, 40, 0.95f, 0.05f, 1.0f, 0.0f, 0.0f, 64, 0 }
+
+/* Largest penalty_last_n accepted (the history ring is allocated whole). */
+#define ENGINE_SAMPLER_MAX_LAST_N 65536u
+
+/* A candidate after the chain's filters (engine_sampler_candidates). */
+struct engine_token_prob {
+	int32_t id;
+	float logit;               /* after penalties (before temperature) */
+	float p;                   /* softmax over the kept set at temperature 1 */
+};
+
+/* A sampler for rows of n_vocab logits.  params may be NULL for defaults.
+ * ENGINE_EINVAL for a NaN or infinite value, top_p < 0, min_p outside
+ * [0, 1], repeat_penalty <= 0 or penalty_last_n > ENGINE_SAMPLER_MAX_LAST_N. */
+int engine_sampler_new(struct engine_sampler **out, uint32_t n_vocab,
+		       const struct engine_sampler_params *params);
+void engine_sampler_free(struct engine_sampler *s); /* accepts NULL */
+
+uint32_t engine_sampler_n_vocab(const struct engine_sampler *s);
+
+/* Forget the history and restart the random sequence from the seed. */
+void engine_sampler_reset(struct engine_sampler *s);
+
+/* Record `id` in the penalty history (prompt ids and every sampled id;
+ * engine_generate does both).  Ids outside the vocabulary are ignored. */
+void engine_sampler_accept(struct engine_sampler *s, int32_t id);
+
+/* Sample one id from logits[0..n_vocab) (not modified); does not accept
+ * it.  ENGINE_EINVAL when no logit is finite. */
+int engine_sampler_sample(struct engine_sampler *s, const float *logits, int32_t *out);
+
+/* Steps 1-5 of the chain without the draw: the kept candidates in
+ * descending order of logit, *n_out of them (one for greedy).  Borrowed,
+ * valid until the next call on s.  For tests and for showing
+ * alternatives. */
+int engine_sampler_candidates(struct engine_sampler *s, const float *logits,
+			      const struct engine_token_prob **out, size_t *n_out);
+
+/* ==== generation (engine/generate.c) =================================== */
+
+/* Why engine_generate stopped. */
+enum engine_stop {
+	ENGINE_STOP_LIMIT = 0,     /* n_predict tokens were generated */
+	ENGINE_STOP_EOG = 1,       /* the model produced an end-of-generation id */
+	ENGINE_STOP_STRING = 2,    /* a stop string appeared in the text */
+	ENGINE_STOP_CONTEXT = 3,   /* n_predict 0 and the context is full */
+	ENGINE_STOP_CALLER = 4,    /* the callback asked to stop */
+};
+
+#define ENGINE_GEN_MAX_STOP 16       /* stop strings */
+#define ENGINE_GEN_MAX_STOP_LEN 256  /* bytes per stop string */
+
+struct engine_gen_params {
+	unsigned version;          /* ENGINE_GEN_PARAMS_VERSION */
+	uint32_t n_predict;        /* tokens to generate at most; 0: until the context is full */
+	const char *const *stop;   /* stop strings, NULL-terminated; NULL for none */
+	bool ignore_eog;           /* keep going past end-of-generation ids */
+	unsigned decode_flags;     /* TOK_DECODE_*; KEEP_SPACE suits a continuation */
+};
+#define ENGINE_GEN_PARAMS_VERSION 1
+#define ENGINE_GEN_PARAMS_INIT \
+	{ ENGINE_GEN_PARAMS_VERSION, 128, NULL, false, TOK_DECODE_KEEP_SPACE }
+
+/* Called once per generated id, in order.  `text` (len bytes, not
+ * NUL-terminated, complete UTF-8 as far as the model's bytes are) is the
+ * output that became final with this id: text that could still be the
+ * start of a stop string is held back and comes with a later id, and text
+ * from a stop string on is never passed.  A final call with id TOK_NULL
+ * delivers what was held at the end (not made after a stop string or a
+ * stop by the callback).  Return non-zero to stop (ENGINE_STOP_CALLER). */
+typedef int (*engine_gen_fn)(void *ud, int32_t id, const char *text, size_t len);
+
+struct engine_gen_result {
+	size_t n_prompt;           /* prompt ids decoded */
+	size_t n_gen;              /* ids generated (an end-of-generation id excluded) */
+	double t_prompt_s;         /* seconds decoding the prompt */
+	double t_gen_s;            /* seconds from the first sample to the end */
+	enum engine_stop stop;
+};
+
+/* Decode `prompt` (n_prompt >= 1 ids) after what c already holds, then
+ * sample, accept and decode ids one at a time until a stop condition.
+ * Prompt ids go into the sampler's penalty history.  Every generated id but
+ * the last is fed back: the cache ends holding the prompt and the output
+ * without its last id (decode that id to continue the sequence).  With
+ * n_predict > 0, n_prompt + n_predict must fit the free positions of c,
+ * else ENGINE_EINVAL before anything runs.  params may be NULL.  The
+ * sampler must have the model's n_vocab.  On error *out still holds the
+ * counts reached. */
+int engine_generate(struct engine_gen_result *out, struct engine_ctx *c,
+		    struct engine_sampler *s, const int32_t *prompt, size_t n_prompt,
+		    const struct engine_gen_params *params, engine_gen_fn fn, void *ud);
 
 /* ==== Vulkan devices (engine/vk_probe.c) ================================ */
 
