@@ -37,6 +37,17 @@ const struct quant_kernels *quant_kernels_for(enum engine_isa isa)
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* F16C is CPUID.1:ECX bit 29 (clang's __builtin_cpu_supports has no name
+ * for it).  The AVX state check below covers its registers too. */
+static bool cpuid_f16c(void)
+{
+	unsigned a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 /* libgcc's __builtin_cpu_supports also checks that the OS saves the
  * AVX / AVX-512 register state (XCR0). */
 static void detect_features(struct engine_cpu_caps *c)
@@ -44,7 +55,7 @@ static void detect_features(struct engine_cpu_caps *c)
 	__builtin_cpu_init();
 	c->avx2 = __builtin_cpu_supports("avx2");
 	c->fma = __builtin_cpu_supports("fma");
-	c->f16c = __builtin_cpu_supports("f16c");
+	c->f16c = cpuid_f16c();
 	c->avx512f = __builtin_cpu_supports("avx512f");
 	c->avx512bw = __builtin_cpu_supports("avx512bw");
 	c->avx512vl = __builtin_cpu_supports("avx512vl");
