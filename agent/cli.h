@@ -79,5 +79,8 @@ int cmd_status(struct app *app, int argc, char **argv);
 int cmd_config(struct app *app, int argc, char **argv);
 int cmd_model(struct app *app, int argc, char **argv);
 int cmd_tokenize(struct app *app, int argc, char **argv);
+int cmd_run(struct app *app, int argc, char **argv);
+int cmd_eval(struct app *app, int argc, char **argv);
+int cmd_bench(struct app *app, int argc, char **argv);
 
 #endif
