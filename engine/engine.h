@@ -284,6 +284,16 @@ typedef void (*quant_from_float_fn)(const float *src, void *dst, int64_t n);
  * on that (-128 would overflow a 16-bit pair sum). */
 typedef float (*quant_vec_dot_fn)(int64_t n, const void *w, const void *a);
 
+/* A tile of a matrix product: nr weight rows (w, w + ws, ...) against nc
+ * activation rows (a, a + as, ...), same formats and n as vec_dot:
+ *     out[c * os + r] = vec_dot(n, w + r * ws, a + c * as)
+ * for r < nr <= gemm_nr and c < nc <= gemm_nc (os counts floats).  The
+ * kernels keep the tile in registers, so each weight block is decoded once
+ * for nc columns and each activation block loaded once for nr rows.  Results
+ * equal vec_dot's up to float summation order. */
+typedef void (*quant_gemm_fn)(int64_t n, int nr, int nc, const void *w, size_t ws,
+			      const void *a, size_t as, float *out, size_t os);
+
 /* One entry per supported type.  The scalar to_float is the reference: it
  * reproduces ggml's dequantization bit for bit and is the test oracle for
  * every faster kernel. */
@@ -298,6 +308,8 @@ struct quant_traits {
 	quant_to_float_fn to_float_fast; /* same bits as to_float, faster */
 	enum quant_type vec_dot_type;    /* activation format vec_dot reads */
 	quant_vec_dot_fn vec_dot;        /* NULL for activation-only types */
+	quant_gemm_fn gemm;              /* NULL where vec_dot is NULL */
+	int gemm_nr, gemm_nc;            /* largest tile gemm takes */
 };
 
 /* The traits of `t`, or NULL for an id that is not a supported type.
@@ -325,7 +337,8 @@ uint16_t quant_f32_to_bf16(float f);
 enum engine_isa {
 	ENGINE_ISA_SCALAR = 0, /* portable C, always present */
 	ENGINE_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
-	ENGINE_ISA_AVX512 = 2, /* AVX-512 F + BW + VL (plus the AVX2 set) */
+	ENGINE_ISA_AVX512 = 2, /* AVX-512 F + BW + VL (plus the AVX2 set);
+				* its VNNI variant where the CPU has AVX512_VNNI */
 	ENGINE_ISA_COUNT
 };
 

@@ -61,11 +61,18 @@ struct quant_kernels {
 	const char *isa;
 	quant_to_float_fn to_float[QT_COUNT];
 	quant_vec_dot_fn vec_dot[QT_COUNT];
+	quant_gemm_fn gemm[QT_COUNT];            /* tiles up to QUANT_GEMM_NR x NC */
+	quant_from_float_fn from_float[QT_COUNT]; /* NULL: quant.c's scalar one */
 };
+
+/* The largest gemm tile of every kernel set (rows x activation columns). */
+#define QUANT_GEMM_NR 4
+#define QUANT_GEMM_NC 4
 
 extern const struct quant_kernels quant_kernels_scalar;
 extern const struct quant_kernels quant_kernels_avx2;   /* only in x86 builds */
 extern const struct quant_kernels quant_kernels_avx512; /* only in x86 builds */
+extern const struct quant_kernels quant_kernels_avx512vnni; /* the same + VNNI */
 
 /* The kernel set for `isa`, or NULL if this build has none (quant_cpu.c). */
 const struct quant_kernels *quant_kernels_for(enum engine_isa isa);

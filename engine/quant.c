@@ -180,9 +180,10 @@ static void from_q8_k(const float *src, void *dst, int64_t n)
 
 /* ==== traits ============================================================ */
 
-/* The static part of each entry; to_float, to_float_fast and vec_dot are
- * filled by quant_traits_bind() before quant_traits_of() returns. */
-#define T(name, bs, ts, q, ff, vdt) { name, bs, ts, q, NULL, ff, NULL, vdt, NULL }
+/* The static part of each entry; to_float, to_float_fast, vec_dot, gemm
+ * (and from_float where a kernel set has its own) are filled by
+ * quant_traits_bind() before quant_traits_of() returns. */
+#define T(name, bs, ts, q, ff, vdt) { name, bs, ts, q, NULL, ff, NULL, vdt, NULL, NULL, 0, 0 }
 static struct quant_traits traits[QT_COUNT] = {
 	[QT_F32] = T("F32", 1, 4, false, from_f32, QT_F32),
 	[QT_F16] = T("F16", 1, 2, false, from_f16, QT_F32),
@@ -204,14 +205,29 @@ static struct quant_traits traits[QT_COUNT] = {
 };
 #undef T
 
+/* The portable from_float of each type, saved before the first bind may
+ * replace it with a kernel set's (same results, faster). */
+static quant_from_float_fn from_float_ref[QT_COUNT];
+
 void quant_traits_bind(const struct quant_kernels *k)
 {
+	static bool saved;
+
+	if (!saved) {
+		for (int t = 0; t < QT_COUNT; t++)
+			from_float_ref[t] = traits[t].from_float;
+		saved = true;
+	}
 	for (int t = 0; t < QT_COUNT; t++) {
 		if (traits[t].name == NULL)
 			continue;
 		traits[t].to_float = quant_kernels_scalar.to_float[t];
 		traits[t].to_float_fast = k->to_float[t] ? k->to_float[t] : traits[t].to_float;
 		traits[t].vec_dot = k->vec_dot[t];
+		traits[t].gemm = k->gemm[t];
+		traits[t].gemm_nr = QUANT_GEMM_NR;
+		traits[t].gemm_nc = QUANT_GEMM_NC;
+		traits[t].from_float = k->from_float[t] ? k->from_float[t] : from_float_ref[t];
 	}
 }
 

@@ -33,7 +33,14 @@ const struct quant_kernels *quant_kernels_for(enum engine_isa isa)
 #endif
 	};
 
-	return (unsigned)isa < ENGINE_ISA_COUNT ? sets[isa] : NULL;
+	if ((unsigned)isa >= ENGINE_ISA_COUNT)
+		return NULL;
+#ifdef HALO_QUANT_X86
+	/* The AVX-512 set in its VNNI build where the CPU has VNNI. */
+	if (isa == ENGINE_ISA_AVX512 && caps.avx512vnni)
+		return &quant_kernels_avx512vnni;
+#endif
+	return sets[isa];
 }
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -61,6 +61,11 @@
 #else
 #define QK_INLINE static inline
 #endif
+#if defined(__GNUC__)
+#define QK_UNUSED __attribute__((unused))
+#else
+#define QK_UNUSED
+#endif
 
 /* ==== decoders ========================================================== */
 
@@ -441,12 +446,24 @@ QK_INLINE void to_floatf(const void *x, float *y, int64_t n, loadf_fn ld, float 
 	{                                                                             \
 		to_float32(x, y, n, dec_##T, HAS_MIN);                                \
 	}
+/* The gemm of a type without a register-tiled kernel: vec_dot per pair. */
+#define QK_GEMM_GENERIC(T)                                                        \
+	QK_UNUSED static void gg_##T(int64_t n, int nr, int nc, const void *w,      \
+				     size_t ws, const void *a, size_t as, float *out, \
+				     size_t os)                                       \
+	{                                                                             \
+		for (int c = 0; c < nc; c++)                                          \
+			for (int r = 0; r < nr; r++)                                  \
+				out[(size_t)c * os + r] = vd_##T(n, (const char *)w + (size_t)r * ws, \
+								 (const char *)a + (size_t)c * as); \
+	}
 #define QK_DEF32(T, HAS_MIN)                                                      \
 	QK_TF32(T, HAS_MIN)                                                       \
-	static float vd_##T(int64_t n, const void *w, const void *a)                  \
+	QK_UNUSED static float vd_##T(int64_t n, const void *w, const void *a)        \
 	{                                                                             \
 		return dot32(n, w, a, dec_##T, HAS_MIN);                              \
-	}
+	}                                                                             \
+	QK_GEMM_GENERIC(T)
 
 #define QK_TF256(T, HAS_MIN)                                                      \
 	static void tf_##T(const void *x, float *y, int64_t n)                        \
@@ -455,10 +472,11 @@ QK_INLINE void to_floatf(const void *x, float *y, int64_t n, loadf_fn ld, float 
 	}
 #define QK_DEF256(T, HAS_MIN)                                                     \
 	QK_TF256(T, HAS_MIN)                                                      \
-	static float vd_##T(int64_t n, const void *w, const void *a)                  \
+	QK_UNUSED static float vd_##T(int64_t n, const void *w, const void *a)        \
 	{                                                                             \
 		return dot256(n, w, a, dec_##T, HAS_MIN);                             \
-	}
+	}                                                                             \
+	QK_GEMM_GENERIC(T)
 
 #define QK_DEFF(T)                                                                \
 	static void tf_##T(const void *x, float *y, int64_t n)                        \
@@ -468,7 +486,8 @@ QK_INLINE void to_floatf(const void *x, float *y, int64_t n, loadf_fn ld, float 
 	static float vd_##T(int64_t n, const void *w, const void *a)                  \
 	{                                                                             \
 		return dotf(n, w, a, isa_vf_##T, ld1_##T);                            \
-	}
+	}                                                                             \
+	QK_GEMM_GENERIC(T)
 
 QK_DEFF(f32)
 QK_DEFF(f16)
@@ -488,6 +507,102 @@ QK_DEF256(q6_k, false)
 QK_TF256(q8_k, false)
 QK_DEF256(iq4_xs, false)
 
+/* A kernel set with its own register-tiled kernel for type t defines
+ * QK_TILED_<t> as the name stem s of its s_vd / s_gemm functions before it
+ * includes this file; the other types take the templates above. */
+#define QK_CAT_(a, b) a##b
+#define QK_CAT(a, b) QK_CAT_(a, b)
+#ifdef QK_TILED_q4_0
+#define QK_VD_q4_0 QK_CAT(QK_TILED_q4_0, _vd)
+#define QK_GM_q4_0 QK_CAT(QK_TILED_q4_0, _gemm)
+#else
+#define QK_VD_q4_0 vd_q4_0
+#define QK_GM_q4_0 gg_q4_0
+#endif
+#ifdef QK_TILED_q4_1
+#define QK_VD_q4_1 QK_CAT(QK_TILED_q4_1, _vd)
+#define QK_GM_q4_1 QK_CAT(QK_TILED_q4_1, _gemm)
+#else
+#define QK_VD_q4_1 vd_q4_1
+#define QK_GM_q4_1 gg_q4_1
+#endif
+#ifdef QK_TILED_q5_0
+#define QK_VD_q5_0 QK_CAT(QK_TILED_q5_0, _vd)
+#define QK_GM_q5_0 QK_CAT(QK_TILED_q5_0, _gemm)
+#else
+#define QK_VD_q5_0 vd_q5_0
+#define QK_GM_q5_0 gg_q5_0
+#endif
+#ifdef QK_TILED_q5_1
+#define QK_VD_q5_1 QK_CAT(QK_TILED_q5_1, _vd)
+#define QK_GM_q5_1 QK_CAT(QK_TILED_q5_1, _gemm)
+#else
+#define QK_VD_q5_1 vd_q5_1
+#define QK_GM_q5_1 gg_q5_1
+#endif
+#ifdef QK_TILED_q8_0
+#define QK_VD_q8_0 QK_CAT(QK_TILED_q8_0, _vd)
+#define QK_GM_q8_0 QK_CAT(QK_TILED_q8_0, _gemm)
+#else
+#define QK_VD_q8_0 vd_q8_0
+#define QK_GM_q8_0 gg_q8_0
+#endif
+#ifdef QK_TILED_iq4_nl
+#define QK_VD_iq4_nl QK_CAT(QK_TILED_iq4_nl, _vd)
+#define QK_GM_iq4_nl QK_CAT(QK_TILED_iq4_nl, _gemm)
+#else
+#define QK_VD_iq4_nl vd_iq4_nl
+#define QK_GM_iq4_nl gg_iq4_nl
+#endif
+#ifdef QK_TILED_q2_k
+#define QK_VD_q2_k QK_CAT(QK_TILED_q2_k, _vd)
+#define QK_GM_q2_k QK_CAT(QK_TILED_q2_k, _gemm)
+#else
+#define QK_VD_q2_k vd_q2_k
+#define QK_GM_q2_k gg_q2_k
+#endif
+#ifdef QK_TILED_q3_k
+#define QK_VD_q3_k QK_CAT(QK_TILED_q3_k, _vd)
+#define QK_GM_q3_k QK_CAT(QK_TILED_q3_k, _gemm)
+#else
+#define QK_VD_q3_k vd_q3_k
+#define QK_GM_q3_k gg_q3_k
+#endif
+#ifdef QK_TILED_q4_k
+#define QK_VD_q4_k QK_CAT(QK_TILED_q4_k, _vd)
+#define QK_GM_q4_k QK_CAT(QK_TILED_q4_k, _gemm)
+#else
+#define QK_VD_q4_k vd_q4_k
+#define QK_GM_q4_k gg_q4_k
+#endif
+#ifdef QK_TILED_q5_k
+#define QK_VD_q5_k QK_CAT(QK_TILED_q5_k, _vd)
+#define QK_GM_q5_k QK_CAT(QK_TILED_q5_k, _gemm)
+#else
+#define QK_VD_q5_k vd_q5_k
+#define QK_GM_q5_k gg_q5_k
+#endif
+#ifdef QK_TILED_q6_k
+#define QK_VD_q6_k QK_CAT(QK_TILED_q6_k, _vd)
+#define QK_GM_q6_k QK_CAT(QK_TILED_q6_k, _gemm)
+#else
+#define QK_VD_q6_k vd_q6_k
+#define QK_GM_q6_k gg_q6_k
+#endif
+#ifdef QK_TILED_iq4_xs
+#define QK_VD_iq4_xs QK_CAT(QK_TILED_iq4_xs, _vd)
+#define QK_GM_iq4_xs QK_CAT(QK_TILED_iq4_xs, _gemm)
+#else
+#define QK_VD_iq4_xs vd_iq4_xs
+#define QK_GM_iq4_xs gg_iq4_xs
+#endif
+#ifndef QK_FROM_q8_0
+#define QK_FROM_q8_0 NULL
+#endif
+#ifndef QK_FROM_q8_k
+#define QK_FROM_q8_k NULL
+#endif
+
 const struct quant_kernels ISA_TABLE = {
 	.isa = ISA_NAME,
 	.to_float = {
@@ -500,9 +615,17 @@ const struct quant_kernels ISA_TABLE = {
 	},
 	.vec_dot = {
 		[QT_F32] = vd_f32, [QT_F16] = vd_f16, [QT_BF16] = vd_bf16,
-		[QT_Q4_0] = vd_q4_0, [QT_Q4_1] = vd_q4_1, [QT_Q5_0] = vd_q5_0,
-		[QT_Q5_1] = vd_q5_1, [QT_Q8_0] = vd_q8_0, [QT_IQ4_NL] = vd_iq4_nl,
-		[QT_Q2_K] = vd_q2_k, [QT_Q3_K] = vd_q3_k, [QT_Q4_K] = vd_q4_k,
-		[QT_Q5_K] = vd_q5_k, [QT_Q6_K] = vd_q6_k, [QT_IQ4_XS] = vd_iq4_xs,
+		[QT_Q4_0] = QK_VD_q4_0, [QT_Q4_1] = QK_VD_q4_1, [QT_Q5_0] = QK_VD_q5_0,
+		[QT_Q5_1] = QK_VD_q5_1, [QT_Q8_0] = QK_VD_q8_0, [QT_IQ4_NL] = QK_VD_iq4_nl,
+		[QT_Q2_K] = QK_VD_q2_k, [QT_Q3_K] = QK_VD_q3_k, [QT_Q4_K] = QK_VD_q4_k,
+		[QT_Q5_K] = QK_VD_q5_k, [QT_Q6_K] = QK_VD_q6_k, [QT_IQ4_XS] = QK_VD_iq4_xs,
 	},
+	.gemm = {
+		[QT_F32] = gg_f32, [QT_F16] = gg_f16, [QT_BF16] = gg_bf16,
+		[QT_Q4_0] = QK_GM_q4_0, [QT_Q4_1] = QK_GM_q4_1, [QT_Q5_0] = QK_GM_q5_0,
+		[QT_Q5_1] = QK_GM_q5_1, [QT_Q8_0] = QK_GM_q8_0, [QT_IQ4_NL] = QK_GM_iq4_nl,
+		[QT_Q2_K] = QK_GM_q2_k, [QT_Q3_K] = QK_GM_q3_k, [QT_Q4_K] = QK_GM_q4_k,
+		[QT_Q5_K] = QK_GM_q5_k, [QT_Q6_K] = QK_GM_q6_k, [QT_IQ4_XS] = QK_GM_iq4_xs,
+	},
+	.from_float = { [QT_Q8_0] = QK_FROM_q8_0, [QT_Q8_K] = QK_FROM_q8_k },
 };
