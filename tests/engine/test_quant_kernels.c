@@ -1,5 +1,6 @@
-/* test_quant_kernels.c - every vec_dot kernel of every kernel set this CPU
- * runs, against the scalar reference.
+/* test_quant_kernels.c - every vec_dot and gemm kernel of every kernel set
+ * this CPU runs, against the scalar reference; the vectorized activation
+ * quantizers against the scalar ones.
  *
  * Oracle: dequantize the weight row and the quantized activation row with
  * the scalar to_float (itself checked bit for bit against ggml in
@@ -251,10 +252,149 @@ static void test_vec_dot_zero(void **state)
 	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
 }
 
+/* gemm tiles: every type, every kernel set, every tile shape from 1 x 1 to
+ * gemm_nr x gemm_nc (the odd edges of a matrix), on rows packed as in a
+ * tensor (stride = row size, so rows are only as aligned as the format
+ * makes them) and activation rows likewise.  Each result is checked against
+ * the oracle of its (row, column) pair with vec_dot's tolerance. */
+#define GM_ROWS 5
+#define GM_COLS 5
+
+static void test_gemm_all(void **state)
+{
+	static const int64_t qblocks[] = { 1, 2, 3, 8 };
+	static const int64_t fsizes[] = { 1, 17, 64, 300 };
+	struct engine_cpu_caps caps;
+	int checked = 0;
+
+	(void)state;
+	engine_cpu_caps_get(&caps);
+	for (size_t ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+		enum quant_type t = weight_types[ti];
+		const struct quant_traits *q = quant_traits_of(t);
+		const struct quant_traits *qa = quant_traits_of(q->vec_dot_type);
+
+		for (size_t si = 0; si < 4; si++) {
+			int64_t n = q->quantized ? qblocks[si] * q->block_size : fsizes[si];
+			size_t ws = quant_row_size(t, n), as = quant_row_size(q->vec_dot_type, n);
+			uint8_t *w = malloc(ws * GM_ROWS), *a = malloc(as * GM_COLS);
+			float *wf = malloc((size_t)n * GM_ROWS * sizeof(float));
+			float *af = malloc((size_t)n * GM_COLS * sizeof(float));
+			float *x = malloc((size_t)n * sizeof(float));
+			double ref[GM_COLS][GM_ROWS], mag[GM_COLS][GM_ROWS];
+
+			assert_true(w && a && wf && af && x);
+			for (int r = 0; r < GM_ROWS; r++) {
+				if (q->quantized) {
+					random_row(t, w + ws * r, n, 0.0f, 1e6f);
+				} else {
+					for (int64_t i = 0; i < n; i++)
+						x[i] = rndf() * 4.0f;
+					q->from_float(x, w + ws * r, n);
+				}
+				q->to_float(w + ws * r, wf + n * r, n);
+			}
+			for (int c = 0; c < GM_COLS; c++) {
+				for (int64_t i = 0; i < n; i++)
+					x[i] = rndf() * (i % 5 == 0 ? 3.0f : 1.0f);
+				qa->from_float(x, a + as * c, n);
+				qa->to_float(a + as * c, af + n * c, n);
+			}
+			for (int c = 0; c < GM_COLS; c++)
+				for (int r = 0; r < GM_ROWS; r++) {
+					ref[c][r] = mag[c][r] = 0.0;
+					for (int64_t i = 0; i < n; i++) {
+						double p = (double)wf[n * r + i] * af[n * c + i];
+
+						ref[c][r] += p;
+						mag[c][r] += fabs(p);
+					}
+				}
+			for (int isa = 0; isa <= (int)caps.best; isa++) {
+				assert_int_equal(engine_cpu_set_isa((enum engine_isa)isa), 0);
+				assert_non_null(q->gemm);
+				assert_true(q->gemm_nr >= 1 && q->gemm_nr <= GM_ROWS - 1);
+				assert_true(q->gemm_nc >= 1 && q->gemm_nc <= GM_COLS - 1);
+				for (int nr = 1; nr <= q->gemm_nr; nr++)
+					for (int nc = 1; nc <= q->gemm_nc; nc++) {
+						/* the tile at row 1, column 1: offsets matter */
+						float out[GM_COLS][GM_ROWS + 1];
+
+						for (int c = 0; c < GM_COLS; c++)
+							for (int r = 0; r <= GM_ROWS; r++)
+								out[c][r] = -12345.0f;
+						q->gemm(n, nr, nc, w + ws, ws, a + as, as, &out[0][0], GM_ROWS + 1);
+						for (int c = 0; c < GM_COLS; c++)
+							for (int r = 0; r <= GM_ROWS; r++) {
+								bool in = c < nc && r < nr;
+								double e = in ? ref[c + 1][r + 1] : 0.0;
+
+								if (!in) {
+									if (out[c][r] != -12345.0f)
+										fail_msg("%s %s gemm %dx%d wrote outside its tile",
+											 q->name, engine_isa_name((enum engine_isa)isa), nr, nc);
+									continue;
+								}
+								if (!(fabs(out[c][r] - e) <= TOL * mag[c + 1][r + 1] + 1e-30))
+									fail_msg("%s n=%lld %s gemm %dx%d (%d,%d): %.9g, reference %.9g",
+										 q->name, (long long)n,
+										 engine_isa_name((enum engine_isa)isa), nr, nc, r, c,
+										 out[c][r], e);
+								checked++;
+							}
+					}
+			}
+			free(w);
+			free(a);
+			free(wf);
+			free(af);
+			free(x);
+		}
+	}
+	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
+	print_message("checked %d gemm results, ISAs scalar..%s\n", checked, engine_isa_name(caps.best));
+}
+
+/* The vectorized activation quantizers give the scalar ones' bytes. */
+static void test_from_float_isa(void **state)
+{
+	static const enum quant_type at[] = { QT_Q8_0, QT_Q8_K };
+	struct engine_cpu_caps caps;
+	const int64_t n = 1024;
+	float x[1024];
+	uint8_t ref[2048], got[2048];
+
+	(void)state;
+	engine_cpu_caps_get(&caps);
+	for (size_t k = 0; k < 2; k++) {
+		const struct quant_traits *q = quant_traits_of(at[k]);
+		size_t rs = quant_row_size(at[k], n);
+
+		for (int rep = 0; rep < 20; rep++) {
+			for (int64_t i = 0; i < n; i++) /* ties and zero blocks included */
+				x[i] = rep % 4 == 0 ? (float)((int)(rndf() * 20.0f)) * 0.5f
+					  : rep % 4 == 1 && i < 256 ? 0.0f : rndf() * (1 + rep);
+			assert_int_equal(engine_cpu_set_isa(ENGINE_ISA_SCALAR), 0);
+			q->from_float(x, ref, n);
+			for (int isa = 1; isa <= (int)caps.best; isa++) {
+				assert_int_equal(engine_cpu_set_isa((enum engine_isa)isa), 0);
+				memset(got, 0xa5, rs);
+				q->from_float(x, got, n);
+				if (memcmp(got, ref, rs) != 0)
+					fail_msg("%s from_float %s differs from scalar", q->name,
+						 engine_isa_name((enum engine_isa)isa));
+			}
+		}
+	}
+	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vec_dot_all),
+		cmocka_unit_test(test_gemm_all),
+		cmocka_unit_test(test_from_float_isa),
 		cmocka_unit_test(test_vec_dot_mutants),
 		cmocka_unit_test(test_vec_dot_zero),
 	};
