@@ -1,0 +1,169 @@
+/* matmul.c - the CPU backend's matmul as the forward pass calls it: weight
+ * matrices of TinyLlama's shapes (2048 x 2048: attention; 5632 x 2048: FFN
+ * up/gate) in Q4_0, Q8_0, Q4_K and Q6_K, for one token (decode: a mat-vec,
+ * reported as GB/s of weight bytes) and a 512-token batch (prefill: a
+ * gemm, reported as GFLOP/s, 2 * rows * cols * tokens), on 1 and 2 threads.
+ * Activation quantization is inside the timed call, as in the model.
+ * Each figure is the median of -r runs of at least -t seconds each.
+ *
+ * usage: bench_matmul [-t SECONDS] [-r RUNS] [-p TOKENS] [TYPE...] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model_int.h"
+
+static uint64_t rng_state = 0x452821e638d01377ull;
+static uint32_t rnd32(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 16);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fill(const struct quant_traits *q, uint8_t *p, size_t n_blocks)
+{
+	float y[256];
+
+	for (size_t b = 0; b < n_blocks; b++) {
+		uint8_t *blk = p + b * q->type_size;
+		int ok;
+
+		do {
+			ok = 1;
+			for (size_t i = 0; i < q->type_size; i++)
+				blk[i] = (uint8_t)rnd32();
+			q->to_float(blk, y, q->block_size);
+			for (int64_t i = 0; i < q->block_size; i++)
+				if (!(fabsf(y[i]) < 1e3f))
+					ok = 0;
+		} while (!ok);
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void tensor(struct etensor *t, enum quant_type type, int64_t ne0, int64_t ne1, void *data)
+{
+	memset(t, 0, sizeof(*t));
+	t->type = type;
+	t->ne[0] = ne0;
+	t->ne[1] = ne1;
+	t->ne[2] = t->ne[3] = 1;
+	t->nb1 = quant_row_size(type, ne0);
+	t->data = data;
+	t->name = "bench";
+}
+
+int main(int argc, char **argv)
+{
+	static const enum quant_type types[] = { QT_Q4_0, QT_Q8_0, QT_Q4_K, QT_Q6_K };
+	static const int64_t shapes[][2] = { { 2048, 2048 }, { 5632, 2048 } }; /* rows, cols */
+	double min_time = 0.3;
+	int runs = 5, n_batch = 512;
+	const char *want[16];
+	int n_want = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
+			min_time = atof(argv[++i]);
+		else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc)
+			runs = atoi(argv[++i]);
+		else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
+			n_batch = atoi(argv[++i]);
+		else if (argv[i][0] != '-' && n_want < 16)
+			want[n_want++] = argv[i];
+		else {
+			fprintf(stderr, "usage: %s [-t SECONDS] [-r RUNS] [-p TOKENS] [TYPE...]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (runs < 1 || runs > 99 || n_batch < 2 || n_batch > 4096) {
+		fprintf(stderr, "RUNS in 1..99, TOKENS in 2..4096\n");
+		return 2;
+	}
+	printf("# CPU matmul, median of %d runs; tg: GB/s of weights (1 token), pp: GFLOP/s (%d tokens)\n",
+	       runs, n_batch);
+	printf("%-6s %-11s %3s %10s %10s\n", "type", "shape", "thr", "tg GB/s", "pp GFLOP/s");
+	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++) {
+		const struct quant_traits *q = quant_traits_of(types[ti]);
+		int selected = n_want == 0;
+
+		for (int k = 0; k < n_want; k++)
+			selected |= strcmp(want[k], q->name) == 0;
+		if (!selected)
+			continue;
+		for (size_t si = 0; si < 2; si++) {
+			const int64_t R = shapes[si][0], K = shapes[si][1];
+			size_t wbytes = quant_row_size(types[ti], K) * (size_t)R;
+			uint8_t *w = aligned_alloc(64, (wbytes + 63) / 64 * 64);
+			float *x = malloc(sizeof(float) * (size_t)(K * n_batch));
+			float *y = malloc(sizeof(float) * (size_t)(R * n_batch));
+			struct etensor tw, tx, ty;
+
+			if (w == NULL || x == NULL || y == NULL) {
+				fprintf(stderr, "out of memory\n");
+				return 1;
+			}
+			fill(q, w, wbytes / q->type_size);
+			for (int64_t i = 0; i < K * n_batch; i++)
+				x[i] = (float)rnd32() / 4294967296.0f - 0.5f;
+			tensor(&tw, types[ti], K, R, w);
+			tensor(&tx, QT_F32, K, n_batch, x);
+			tensor(&ty, QT_F32, R, n_batch, y);
+			for (int nt = 1; nt <= 2; nt++) {
+				struct engine_backend *be;
+				double res[2];
+
+				if (backend_cpu_new(&be, nt) < 0 || be->ops->reserve(be, (uint32_t)n_batch, (uint32_t)K) < 0) {
+					fprintf(stderr, "backend: %s\n", engine_errmsg());
+					return 1;
+				}
+				for (int mode = 0; mode < 2; mode++) {
+					uint32_t T = mode == 0 ? 1 : (uint32_t)n_batch;
+					double per[99];
+
+					be->ops->matmul(be, &ty, &tw, &tx, T, NULL, NULL); /* warm up */
+					for (int r = 0; r < runs; r++) {
+						double t0 = now(), dt;
+						int iters = 0;
+
+						do {
+							be->ops->matmul(be, &ty, &tw, &tx, T, NULL, NULL);
+							iters++;
+							dt = now() - t0;
+						} while (dt < min_time);
+						per[r] = dt / iters;
+					}
+					qsort(per, (size_t)runs, sizeof(double), cmp_double);
+					res[mode] = mode == 0 ? (double)wbytes / per[runs / 2] / 1e9
+							      : 2.0 * (double)R * (double)K * T / per[runs / 2] / 1e9;
+				}
+				printf("%-6s %5lldx%-5lld %3d %10.2f %10.1f\n", q->name, (long long)R, (long long)K,
+				       nt, res[0], res[1]);
+				fflush(stdout);
+				be->ops->free(be);
+			}
+			free(w);
+			free(x);
+			free(y);
+		}
+	}
+	return 0;
+}
