@@ -12,6 +12,7 @@
  * activation scratch is sized there for the largest batch and width.
  */
 #include <float.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,7 @@ struct matmul_job {
 	const struct etensor *bias, *res;
 	quant_gemm_fn gemm;
 	int nr, nc; /* the type's largest gemm tile, <= QUANT_GEMM_NR x NC */
+	_Atomic int64_t next; /* next block of MM_ROW_BLOCK rows to claim */
 };
 
 /* Weight rows per cache block of a batched product: a block (64 rows of a
@@ -205,26 +207,29 @@ static void matmul_store(const struct matmul_job *j, const float *tmp, int64_t r
  * tile).  One token: a streaming mat-vec, nr rows per call sharing the
  * activation loads.  A batch: per row block, token tiles of nc columns by
  * row tiles of nr rows, each tile computed in registers. */
+/* Threads claim blocks of MM_ROW_BLOCK rows one at a time, so a thread
+ * that the OS preempts (a busy machine) delays only the block it holds,
+ * not a fixed half of the matrix. */
 static void matmul_run(void *arg, int ith, int nth)
 {
 	struct matmul_job *j = arg;
 	const int64_t K = j->w->ne[0], R = j->w->ne[1], T = j->n_tokens;
+	const int64_t n_blocks = (R + MM_ROW_BLOCK - 1) / MM_ROW_BLOCK;
 	const size_t ws = j->w->nb1;
 	const char *w = j->w->data, *x = j->xq;
-	int64_t lo, hi;
+	int64_t blk;
 
-	pool_split((R + j->nr - 1) / j->nr, ith, nth, &lo, &hi);
-	lo *= j->nr;
-	hi = hi * j->nr < R ? hi * j->nr : R;
-	for (int64_t b0 = lo; b0 < hi; b0 += MM_ROW_BLOCK) {
-		int64_t b1 = b0 + MM_ROW_BLOCK < hi ? b0 + MM_ROW_BLOCK : hi;
+	(void)ith;
+	(void)nth;
+	while ((blk = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < n_blocks) {
+		int64_t b0 = blk * MM_ROW_BLOCK;
+		int64_t b1 = b0 + MM_ROW_BLOCK < R ? b0 + MM_ROW_BLOCK : R;
 
 		for (int64_t t0 = 0; t0 < T; t0 += j->nc) {
 			int nc = T - t0 < j->nc ? (int)(T - t0) : j->nc;
 
 			for (int64_t r = b0; r < b1; r += j->nr) {
 				int nr = b1 - r < j->nr ? (int)(b1 - r) : j->nr;
-
 				float tmp[QUANT_GEMM_NC * QUANT_GEMM_NR];
 
 				j->gemm(K, nr, nc, w + (size_t)r * ws, ws, x + (size_t)t0 * j->xq_stride,
@@ -253,6 +258,7 @@ static void cpu_matmul(struct engine_backend *be, struct etensor *dst,
 	j.gemm = q->gemm;
 	j.nr = q->gemm_nr;
 	j.nc = q->gemm_nc;
+	atomic_init(&j.next, 0);
 	pool_run(c->pool, matmul_run, &j);
 }
 
