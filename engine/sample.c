@@ -162,19 +162,42 @@ static bool before(const struct engine_token_prob *a, const struct engine_token_
 	return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
-static int cmp_cand(const void *x, const void *y)
-{
-	const struct engine_token_prob *a = x, *b = y;
-
-	return before(a, b) ? -1 : before(b, a) ? 1 : 0;
-}
-
 static void swap(struct engine_token_prob *a, struct engine_token_prob *b)
 {
 	struct engine_token_prob t = *a;
 
 	*a = *b;
 	*b = t;
+}
+
+/* Restore the heap below node i of c[0..n): the root is the one that
+ * comes last in "before" order. */
+static void sift_down(struct engine_token_prob *c, size_t i, size_t n)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < n && before(&c[m], &c[l]))
+			m = l;
+		if (l + 1 < n && before(&c[m], &c[l + 1]))
+			m = l + 1;
+		if (m == i)
+			return;
+		swap(&c[i], &c[m]);
+		i = m;
+	}
+}
+
+/* Sort c[0..n) into "before" order in place.  A heapsort: glibc's qsort
+ * may malloc a merge buffer, and sampling allocates nothing (invariant 1). */
+static void sort_cands(struct engine_token_prob *c, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(c, i, n);
+	for (size_t end = n; end > 1; end--) {
+		swap(&c[0], &c[end - 1]);
+		sift_down(c, 0, end - 1);
+	}
 }
 
 /* Rearrange c[0..n) so that c[0..m) are the m first in "before" order,
@@ -209,8 +232,8 @@ static void select_top(struct engine_token_prob *c, size_t n, size_t m)
 	}
 	/* a short range still straddling m: sorting it places the m-th */
 	if (lo < m && m < hi)
-		qsort(c + lo, hi - lo, sizeof(*c), cmp_cand);
-	qsort(c, m, sizeof(*c), cmp_cand);
+		sort_cands(c + lo, hi - lo);
+	sort_cands(c, m);
 }
 
 /* ---- the chain --------------------------------------------------------- */
@@ -318,7 +341,7 @@ static int run_chain(struct engine_sampler *s, const float *logits, bool need_so
 		n = k; /* the maximum always stays; compaction keeps the order */
 	}
 	if (need_sorted && !*sorted) {
-		qsort(c, n, sizeof(*c), cmp_cand);
+		sort_cands(c, n);
 		*sorted = true;
 	}
 	*n_out = n;
