@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_vk.h"
 #include "model_int.h"
 
 static int alloc_act(struct engine_ctx *c, struct etensor *t, enum quant_type type,
@@ -37,15 +38,21 @@ static void free_act(struct engine_ctx *c, struct etensor *t)
 		c->be->ops->tensor_free(c->be, t);
 }
 
+/* auto: a discrete or integrated Vulkan GPU when there is one, else the
+ * CPU (a CPU-type Vulkan device such as lavapipe only when asked for).
+ * vulkan: device p->device whatever its type, or a clear error. */
 static int create_backend(struct engine_ctx *c, const struct engine_ctx_params *p)
 {
 	switch (p->backend) {
 	case ENGINE_BACKEND_AUTO:
+		if (backend_vk_new(&c->be, p->device, false) == 0)
+			return 0;
+		engine_clearerr();
+		return backend_cpu_new(&c->be, p->n_threads);
 	case ENGINE_BACKEND_CPU:
 		return backend_cpu_new(&c->be, p->n_threads);
 	case ENGINE_BACKEND_VULKAN:
-		return engine_seterr(ENGINE_EUNSUPPORTED,
-			"the Vulkan backend is not built yet; use --backend cpu");
+		return backend_vk_new(&c->be, p->device, true);
 	}
 	return engine_seterr(ENGINE_EINVAL, "unknown backend %d", (int)p->backend);
 }

@@ -734,6 +734,12 @@ struct engine_vk_info {
 int engine_vk_probe(struct engine_vk_info *out);
 void engine_vk_info_free(struct engine_vk_info *info); /* the device array */
 
+/* The read bandwidth Vulkan device `device` (an index of engine_vk_probe's
+ * list) reaches: a shader reads a buffer of about `bytes` (at most one
+ * binding's range), best of three runs, in GB/s.  ENGINE_EUNSUPPORTED when
+ * the build or the machine has no such device. */
+int engine_vk_bandwidth(int device, size_t bytes, double *gbps);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,28 +5,11 @@
  * backend will depend on is queried here, never assumed: subgroup sizes,
  * shared memory, storage buffer range, 8/16-bit storage, fp16, int dot,
  * memory heaps and whether a device-local memory type is host-visible. */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define VK_NO_PROTOTYPES
-#include <vulkan/vulkan.h>
-
-#include "engine_int.h"
-
-struct vk_fns {
-	PFN_vkGetInstanceProcAddr get_instance_proc;
-	PFN_vkEnumerateInstanceVersion enumerate_instance_version;
-	PFN_vkCreateInstance create_instance;
-	PFN_vkDestroyInstance destroy_instance;
-	PFN_vkEnumeratePhysicalDevices enumerate_devices;
-	PFN_vkGetPhysicalDeviceProperties get_props;
-	PFN_vkGetPhysicalDeviceProperties2 get_props2;
-	PFN_vkGetPhysicalDeviceFeatures2 get_features2;
-	PFN_vkGetPhysicalDeviceMemoryProperties get_mem_props;
-	PFN_vkEnumerateDeviceExtensionProperties enumerate_dev_exts;
-};
+#include "vk_int.h"
 
 static const char *device_type_name(VkPhysicalDeviceType t)
 {
@@ -48,8 +31,8 @@ static bool has_extension(const VkExtensionProperties *exts, uint32_t n,
 	return false;
 }
 
-static void probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
-			 struct engine_vk_device *d)
+void vk_probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
+		     struct engine_vk_device *d)
 {
 	VkPhysicalDeviceProperties p;
 	VkPhysicalDeviceMemoryProperties mp;
@@ -57,7 +40,7 @@ static void probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
 	uint32_t n_exts = 0;
 
 	memset(d, 0, sizeof(*d));
-	f->get_props(pd, &p);
+	f->vkGetPhysicalDeviceProperties(pd, &p);
 	snprintf(d->name, sizeof(d->name), "%s", p.deviceName);
 	d->type = device_type_name(p.deviceType);
 	d->vendor_id = p.vendorID;
@@ -68,13 +51,13 @@ static void probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
 	d->max_storage_buffer_range = p.limits.maxStorageBufferRange;
 	d->max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
 
-	if (f->enumerate_dev_exts(pd, NULL, &n_exts, NULL) == VK_SUCCESS && n_exts) {
+	if (f->vkEnumerateDeviceExtensionProperties(pd, NULL, &n_exts, NULL) == VK_SUCCESS && n_exts) {
 		exts = calloc(n_exts, sizeof(*exts));
-		if (exts && f->enumerate_dev_exts(pd, NULL, &n_exts, exts) != VK_SUCCESS)
+		if (exts && f->vkEnumerateDeviceExtensionProperties(pd, NULL, &n_exts, exts) != VK_SUCCESS)
 			n_exts = 0;
 	}
 
-	if (f->get_props2 && p.apiVersion >= VK_API_VERSION_1_1) {
+	if (f->vkGetPhysicalDeviceProperties2 && p.apiVersion >= VK_API_VERSION_1_1) {
 		VkPhysicalDeviceSubgroupProperties sg = {
 			.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES };
 		VkPhysicalDeviceDriverProperties drv = {
@@ -97,7 +80,7 @@ static void probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
 			sgc.pNext = p2.pNext;
 			p2.pNext = &sgc;
 		}
-		f->get_props2(pd, &p2);
+		f->vkGetPhysicalDeviceProperties2(pd, &p2);
 		d->subgroup_size = sg.subgroupSize;
 		d->subgroup_arithmetic =
 			(sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
@@ -112,7 +95,7 @@ static void probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
 		}
 	}
 
-	if (f->get_features2 && p.apiVersion >= VK_API_VERSION_1_1) {
+	if (f->vkGetPhysicalDeviceFeatures2 && p.apiVersion >= VK_API_VERSION_1_1) {
 		VkPhysicalDevice16BitStorageFeatures s16 = {
 			.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES };
 		VkPhysicalDevice8BitStorageFeatures s8 = {
@@ -130,7 +113,7 @@ static void probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
 			f16.pNext = s16.pNext;
 			s16.pNext = &f16;
 		}
-		f->get_features2(pd, &f2);
+		f->vkGetPhysicalDeviceFeatures2(pd, &f2);
 		d->storage_16bit = s16.storageBuffer16BitAccess;
 		d->storage_8bit = s8.storageBuffer8BitAccess;
 		d->float16 = f16.shaderFloat16;
@@ -140,7 +123,7 @@ static void probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
 		has_extension(exts, n_exts, "VK_KHR_shader_integer_dot_product");
 	free(exts);
 
-	f->get_mem_props(pd, &mp);
+	f->vkGetPhysicalDeviceMemoryProperties(pd, &mp);
 	d->n_heaps = mp.memoryHeapCount < ENGINE_VK_MAX_HEAPS ?
 		mp.memoryHeapCount : ENGINE_VK_MAX_HEAPS;
 	for (uint32_t i = 0; i < d->n_heaps; i++) {
@@ -157,76 +140,22 @@ static void probe_device(const struct vk_fns *f, VkPhysicalDevice pd,
 	}
 }
 
-#define LOAD(inst, field, name) \
-	(f.field = (void *)f.get_instance_proc((inst), (name)))
-
 int engine_vk_probe(struct engine_vk_info *out)
 {
-	const char *lib = getenv("HALO_VK_LOADER");
-	struct vk_fns f = { 0 };
+	struct vk_fns f;
 	VkInstance inst = VK_NULL_HANDLE;
 	VkPhysicalDevice *pds = NULL;
 	uint32_t n = 0;
-	void *dl;
-	VkResult vr;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	dl = dlopen(lib && *lib ? lib : "libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
-	if (dl == NULL) {
-		snprintf(out->loader_error, sizeof(out->loader_error),
-			 "Vulkan loader not found (%s)", dlerror());
+	if (vk_loader_open(&f, out->loader_error, sizeof(out->loader_error)) < 0)
 		return 0;
-	}
-	f.get_instance_proc = (PFN_vkGetInstanceProcAddr)dlsym(dl, "vkGetInstanceProcAddr");
-	if (f.get_instance_proc == NULL) {
-		snprintf(out->loader_error, sizeof(out->loader_error),
-			 "the Vulkan loader has no vkGetInstanceProcAddr");
-		goto out;
-	}
 	out->loader_found = true;
-	LOAD(NULL, enumerate_instance_version, "vkEnumerateInstanceVersion");
-	LOAD(NULL, create_instance, "vkCreateInstance");
-	out->instance_version = VK_API_VERSION_1_0;
-	if (f.enumerate_instance_version)
-		f.enumerate_instance_version(&out->instance_version);
-	{
-		VkApplicationInfo app = {
-			.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
-			.pApplicationName = "halo-agent",
-			.pEngineName = "halo-engine",
-			.apiVersion = out->instance_version >= VK_API_VERSION_1_3 ?
-				VK_API_VERSION_1_3 : out->instance_version,
-		};
-		VkInstanceCreateInfo ci = {
-			.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-			.pApplicationInfo = &app,
-		};
-
-		vr = f.create_instance ? f.create_instance(&ci, NULL, &inst)
-				       : VK_ERROR_INITIALIZATION_FAILED;
-	}
-	if (vr != VK_SUCCESS) {
-		snprintf(out->loader_error, sizeof(out->loader_error),
-			 vr == VK_ERROR_INCOMPATIBLE_DRIVER ?
-			 "no Vulkan driver (ICD) is installed or none accepted the instance" :
-			 "vkCreateInstance failed (VkResult %d)", (int)vr);
+	if (vk_instance_create(&f, false, &inst, &out->instance_version,
+			       out->loader_error, sizeof(out->loader_error)) < 0)
 		goto out;
-	}
-	LOAD(inst, destroy_instance, "vkDestroyInstance");
-	LOAD(inst, enumerate_devices, "vkEnumeratePhysicalDevices");
-	LOAD(inst, get_props, "vkGetPhysicalDeviceProperties");
-	LOAD(inst, get_props2, "vkGetPhysicalDeviceProperties2");
-	LOAD(inst, get_features2, "vkGetPhysicalDeviceFeatures2");
-	LOAD(inst, get_mem_props, "vkGetPhysicalDeviceMemoryProperties");
-	LOAD(inst, enumerate_dev_exts, "vkEnumerateDeviceExtensionProperties");
-	if (!f.destroy_instance || !f.enumerate_devices || !f.get_props ||
-	    !f.get_mem_props || !f.enumerate_dev_exts) {
-		snprintf(out->loader_error, sizeof(out->loader_error),
-			 "the Vulkan loader lacks core 1.0 functions");
-		goto out_inst;
-	}
-	if (f.enumerate_devices(inst, &n, NULL) != VK_SUCCESS || n == 0)
+	if (f.vkEnumeratePhysicalDevices(inst, &n, NULL) != VK_SUCCESS || n == 0)
 		goto out_inst;
 	pds = calloc(n, sizeof(*pds));
 	out->devices = calloc(n, sizeof(*out->devices));
@@ -234,19 +163,18 @@ int engine_vk_probe(struct engine_vk_info *out)
 		rc = engine_seterr(ENGINE_ENOMEM, "out of memory listing Vulkan devices");
 		goto out_inst;
 	}
-	if (f.enumerate_devices(inst, &n, pds) < 0)
+	if (f.vkEnumeratePhysicalDevices(inst, &n, pds) < 0)
 		n = 0;
 	for (uint32_t i = 0; i < n; i++)
-		probe_device(&f, pds[i], &out->devices[i]);
+		vk_probe_device(&f, pds[i], &out->devices[i]);
 	out->n_devices = n;
 out_inst:
-	if (f.destroy_instance)
-		f.destroy_instance(inst, NULL);
+	f.vkDestroyInstance(inst, NULL);
 out:
 	free(pds);
 	if (rc < 0)
 		engine_vk_info_free(out);
-	dlclose(dl);
+	vk_loader_close(&f);
 	return rc;
 }
 

@@ -1,0 +1,43 @@
+/* backend_vk.h - the Vulkan backend's private interface, shared by its files
+ * (backend_vk.c: device, memory, pipelines, recording and submission;
+ * backend_vk_ops.c: the ops of struct engine_backend_ops; vk_bench.c) and
+ * by the tests. */
+#ifndef HALO_BACKEND_VK_H
+#define HALO_BACKEND_VK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model_int.h"
+
+/* One embedded SPIR-V shader variant (vk_shaders.c, generated). */
+struct vk_shader {
+	const char *name;
+	const uint32_t *code;
+	size_t size;          /* bytes */
+};
+extern const struct vk_shader vk_shaders[];
+extern const size_t vk_n_shaders;
+
+/* Create the Vulkan backend on device `device` (an index of
+ * engine_vk_probe's list).  explicit_request: the user asked for Vulkan, so
+ * any device type is accepted (lavapipe included) and `device` is used as
+ * given; otherwise (auto) only a discrete or integrated GPU is taken, the
+ * first discrete one unless `device` > 0 names a GPU.  Errors:
+ * ENGINE_EUNSUPPORTED (no loader, no such device, a device too old),
+ * ENGINE_ENOMEM. */
+int backend_vk_new(struct engine_backend **out, int device, bool explicit_request);
+
+/* Counters of this process, for tests and diagnostics. */
+struct vk_stats {
+	uint64_t live_bytes;       /* device memory allocated now, all backends */
+	uint64_t live_allocs;      /* vkAllocateMemory calls not yet freed */
+	uint64_t validation_msgs;  /* warnings and errors from the validation layer */
+	uint64_t submits, dispatches, replayed_chunks, recorded_chunks;
+};
+void backend_vk_stats(struct vk_stats *out);
+
+/* Whether `be` is a Vulkan backend that took the subgroup path (tests). */
+bool backend_vk_uses_subgroups(const struct engine_backend *be);
+
+#endif

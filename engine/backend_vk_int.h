@@ -1,0 +1,195 @@
+/* backend_vk_int.h - the Vulkan backend's state, shared by backend_vk.c
+ * (device, memory, pipelines, recording) and backend_vk_ops.c (the ops).
+ *
+ * Design notes.
+ * 1. Ops are not recorded into a command buffer as they are issued: each
+ *    becomes a struct vk_dispatch (pipeline, bindings, group counts, whether
+ *    a barrier precedes it) plus its parameters, written straight into a
+ *    host-visible parameter buffer at the dispatch's slot.  Dispatches are
+ *    collected in chunks of VK_CHUNK; a full chunk is recorded and
+ *    submitted at once (so the device starts while the host issues the
+ *    rest), the last one at sync(), which waits for the fence.
+ * 2. A chunk whose dispatch list equals what its command buffer already
+ *    holds is submitted again without recording.  Everything that changes
+ *    from token to token (positions, KV length) lives in the parameters,
+ *    never in the recorded commands, so decode steps replay.
+ * 3. Barriers: one global memory barrier before a dispatch that reads or
+ *    writes a buffer written since the last barrier, or writes one read
+ *    since then; independent ops (q/k/v, gate/up) run back to back.
+ * 4. Memory: weights are copied once per backend into blocks of at most
+ *    VK_BLOCK bytes, found again from their host address (the model is
+ *    never modified, so two contexts may share it).  On UMA devices (and
+ *    lavapipe) buffers are DEVICE_LOCAL|HOST_VISIBLE and written in place;
+ *    elsewhere through a staging buffer.  Every allocation is counted.
+ * 5. A binding never exceeds maxStorageBufferRange: tensors are bound at
+ *    an aligned offset below their start, the remainder passed as a
+ *    parameter, and ops over larger tensors are split into windows.
+ * 6. Ops cannot return errors; the first one is kept and returned by
+ *    sync(), and later ops are skipped. */
+#ifndef HALO_BACKEND_VK_INT_H
+#define HALO_BACKEND_VK_INT_H
+
+#include "backend_vk.h"
+#include "vk_int.h"
+
+#define VK_NBIND 8                 /* binding 0: parameters */
+#define VK_NPARAM 32               /* words of parameters per dispatch */
+#define VK_CHUNK 96                /* dispatches per command buffer */
+#define VK_MAX_CHUNKS 64           /* before a pass waits mid-way */
+#define VK_MAX_PIPES 256
+#define VK_TRACK 32                /* buffers tracked between barriers */
+#define VK_BLOCK ((VkDeviceSize)1 << 30)
+#define VK_STAGING ((VkDeviceSize)16 << 20)
+
+struct vk_buf {
+	VkBuffer buf;
+	VkDeviceMemory mem;
+	void *map;                 /* host pointer when host-visible */
+	VkDeviceSize size;         /* of the buffer */
+	VkDeviceSize alloc;        /* of its memory (counted) */
+};
+
+struct vk_bind {
+	VkBuffer buf;
+	VkDeviceSize off, range;
+};
+
+/* What a command buffer holds for one dispatch: compared for replay. */
+struct vk_dispatch {
+	VkPipeline pipe;
+	struct vk_bind b[VK_NBIND];
+	uint32_t gx, gy, gz;
+	uint32_t barrier;
+};
+
+struct vk_chunk {
+	VkCommandBuffer cmd;
+	VkDescriptorPool pool;
+	struct vk_dispatch rec[VK_CHUNK];  /* what cmd holds */
+	uint32_t n_rec;
+	bool valid;
+};
+
+struct vk_pipe {
+	const struct vk_shader *sh;
+	uint32_t spec[3];
+	VkPipeline pipe;
+};
+
+struct vk_weight {
+	const char *host;          /* start in the model's mapping */
+	size_t size;
+	struct vk_buf *blk;
+	VkDeviceSize off;
+};
+
+struct vk_backend {
+	struct engine_backend base;
+	struct vk_fns f;
+	VkInstance inst;
+	VkDebugUtilsMessengerEXT dbg;
+	VkPhysicalDevice pd;
+	VkDevice dev;
+	VkQueue queue;
+	uint32_t qfam;
+	struct engine_vk_device info;
+	char name[300];
+	VkPhysicalDeviceMemoryProperties mp;
+	uint32_t mt_dev, mt_host;  /* memory types: device buffers, host buffers */
+	bool zero_copy;            /* device buffers are host-visible */
+	bool subgroup;             /* reductions by subgroupAdd */
+	uint32_t wg_matvec;        /* workgroup size of the mat-vec */
+	VkDeviceSize align, max_range;
+	VkDescriptorSetLayout dsl;
+	VkPipelineLayout layout;
+	struct vk_pipe pipes[VK_MAX_PIPES];
+	uint32_t n_pipes;
+	VkCommandPool cpool;
+	VkCommandBuffer xfer;      /* one-shot copies */
+	VkFence fence;
+	struct vk_chunk chunks[VK_MAX_CHUNKS];
+	uint32_t cur;              /* chunk being filled */
+	struct vk_dispatch pend[VK_CHUNK];
+	uint32_t n_pend;
+	bool in_flight;            /* submitted, not waited for */
+	struct vk_buf params;      /* VK_MAX_CHUNKS * VK_CHUNK slots */
+	uint32_t pstride;
+	VkBuffer wr[VK_TRACK], rd[VK_TRACK];
+	uint32_t n_wr, n_rd;
+	struct vk_buf staging;     /* without zero copy */
+	struct vk_buf dummy;       /* bound where a shader's binding is unused */
+	struct vk_weight *w;
+	size_t n_w;
+	struct vk_buf **blocks;
+	size_t n_blocks;
+	int err;                   /* first error of an op (note 6) */
+};
+
+static inline struct vk_backend *vkb(struct engine_backend *be)
+{
+	return (struct vk_backend *)be;
+}
+
+/* Record the first error (note 6); returns it. */
+int vk_fail(struct vk_backend *vk, int code, const char *what);
+
+/* Where a tensor lives: its buffer and byte offset (activations by their
+ * bk handle, weights by host address).  NULL after vk_fail when unknown. */
+struct vk_buf *vk_locate(struct vk_backend *vk, const struct etensor *t,
+			 VkDeviceSize *off);
+
+/* Bind bytes [off, off + bytes) of b at slot i of d; returns the offset of
+ * `off` inside the binding in bytes (note 5). */
+uint32_t vk_bind(struct vk_backend *vk, struct vk_dispatch *d, int i,
+		 const struct vk_buf *b, VkDeviceSize off, VkDeviceSize bytes);
+
+/* Issue a dispatch of shader `name` with specialization constants spec
+ * (workgroup size, two more; 0 = shader default).  `writes` has bit i set
+ * for every binding i the shader writes.  Unset bindings get a dummy. */
+void vk_issue(struct vk_backend *vk, const char *name, const uint32_t spec[3],
+	      struct vk_dispatch *d, uint32_t writes, const uint32_t *params,
+	      uint32_t n_params);
+
+/* Groups for n workgroups: x up to 65535, the rest in y. */
+void vk_groups(struct vk_dispatch *d, uint64_t n);
+
+extern const struct engine_backend_ops vk_ops;
+
+/* The ops (backend_vk_ops.c). */
+void vk_op_get_rows(struct engine_backend *be, struct etensor *dst,
+		    const struct etensor *table, const struct etensor *ids,
+		    uint32_t n, float scale);
+void vk_op_rms_norm(struct engine_backend *be, struct etensor *dst,
+		    const struct etensor *x, const struct etensor *w,
+		    uint32_t n_rows, float eps);
+void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
+		  const struct etensor *w, const struct etensor *x,
+		  uint32_t n_tokens, const struct etensor *bias,
+		  const struct etensor *res);
+void vk_op_add(struct engine_backend *be, struct etensor *dst,
+	       const struct etensor *a, const struct etensor *b, uint32_t n_tokens);
+void vk_op_glu(struct engine_backend *be, struct etensor *dst,
+	       const struct etensor *gate, const struct etensor *up,
+	       uint32_t n_tokens, enum act_kind act);
+void vk_op_rope(struct engine_backend *be, struct etensor *x,
+		const struct etensor *pos, uint32_t n_tokens, uint32_t n_heads,
+		uint32_t head_dim, uint32_t n_dims, enum rope_mode mode,
+		float base, float pos_scale, const struct etensor *freq_factors);
+void vk_op_kv_store(struct engine_backend *be, struct etensor *kcache,
+		    struct etensor *vcache, const struct etensor *k,
+		    const struct etensor *v, uint32_t pos0, uint32_t n_tokens);
+void vk_op_attention(struct engine_backend *be, struct etensor *out,
+		     const struct etensor *q, const struct etensor *kcache,
+		     const struct etensor *vcache, const struct attn_params *p);
+void vk_op_moe_route(struct engine_backend *be, struct etensor *ids,
+		     struct etensor *weights, const struct etensor *logits,
+		     uint32_t n_tokens, uint32_t n_expert, uint32_t k, bool norm);
+void vk_op_moe_matmul(struct engine_backend *be, struct etensor *dst,
+		      const struct etensor *w_exps, const struct etensor *x,
+		      const struct etensor *ids, uint32_t n_tokens, uint32_t k,
+		      bool x_per_slot);
+void vk_op_moe_combine(struct engine_backend *be, struct etensor *dst,
+		       const struct etensor *y, const struct etensor *weights,
+		       uint32_t n_tokens, uint32_t k, const struct etensor *res);
+
+#endif

@@ -1,0 +1,521 @@
+/* backend_vk_ops.c - the ops of struct engine_backend_ops on Vulkan: each
+ * turns its tensors into bindings and parameters (layouts are documented
+ * at the top of each shader in engine/shaders) and issues one or a few
+ * dispatches.  Shapes and semantics are those of backend_cpu.c, the
+ * reference the tests compare against.
+ *
+ * Mat-mul strategy: up to 8 tokens, the mat-vec shader with one column per
+ * token (each weight read once for the whole batch); more, the tiled
+ * shader.  Weights larger than one binding are split into windows of rows;
+ * batches whose activations exceed one binding into slices of tokens. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend_vk_int.h"
+
+#define MV_ROWS 2        /* rows per mat-vec workgroup */
+#define MV_MAX_COLS 8
+#define ATT_MAXG 8       /* attention.comp MAXG, MAXQ, DPT */
+#define ATT_MAXQ 2048
+#define ATT_MAX_HD 256
+
+static const char *type_tag(enum quant_type t)
+{
+	switch (t) {
+	case QT_F32: return "f32";
+	case QT_F16: return "f16";
+	case QT_BF16: return "bf16";
+	case QT_Q4_0: return "q4_0";
+	case QT_Q4_1: return "q4_1";
+	case QT_Q5_0: return "q5_0";
+	case QT_Q5_1: return "q5_1";
+	case QT_Q8_0: return "q8_0";
+	case QT_Q2_K: return "q2_k";
+	case QT_Q3_K: return "q3_k";
+	case QT_Q4_K: return "q4_k";
+	case QT_Q5_K: return "q5_k";
+	case QT_Q6_K: return "q6_k";
+	case QT_IQ4_NL: return "iq4_nl";
+	case QT_IQ4_XS: return "iq4_xs";
+	default: return NULL;
+	}
+}
+
+static uint32_t fbits(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+static size_t row_elems(const struct etensor *t)
+{
+	return t->nb1 / 4;
+}
+
+/* The largest byte span one binding can hold at any offset. */
+static VkDeviceSize span(const struct vk_backend *vk)
+{
+	return vk->max_range - vk->align;
+}
+
+static bool usable(struct vk_backend *vk, enum quant_type t)
+{
+	if (type_tag(t) == NULL) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "no shader for weight type %s", quant_type_name(t));
+		vk_fail(vk, ENGINE_EUNSUPPORTED, msg);
+		return false;
+	}
+	return true;
+}
+
+/* ---- mat-mul ----------------------------------------------------------------- */
+
+void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
+		  const struct etensor *w, const struct etensor *x,
+		  uint32_t n_tokens, const struct etensor *bias,
+		  const struct etensor *res)
+{
+	struct vk_backend *vk = vkb(be);
+	const uint32_t K = (uint32_t)w->ne[0], R = (uint32_t)etensor_rows(w);
+	VkDeviceSize wo, xo, dof, bo = 0, ro = 0, widest;
+	struct vk_buf *wb, *xb, *db, *bb = NULL, *rb = NULL;
+	uint32_t rows_win, tok_win;
+	char name[40];
+
+	if (vk->err || !usable(vk, w->type))
+		return;
+	if (bias && bias->data == NULL && bias->bk == NULL)
+		bias = NULL;
+	wb = vk_locate(vk, w, &wo);
+	xb = vk_locate(vk, x, &xo);
+	db = vk_locate(vk, dst, &dof);
+	if (bias)
+		bb = vk_locate(vk, bias, &bo);
+	if (res)
+		rb = vk_locate(vk, res, &ro);
+	if (!wb || !xb || !db || (bias && !bb) || (res && !rb))
+		return;
+	widest = x->nb1 > dst->nb1 ? x->nb1 : dst->nb1;
+	rows_win = (uint32_t)(span(vk) / w->nb1);
+	tok_win = (uint32_t)(span(vk) / widest);
+	if (rows_win == 0 || tok_win == 0) {
+		vk_fail(vk, ENGINE_EUNSUPPORTED, "a row is larger than one binding");
+		return;
+	}
+	for (uint32_t t0 = 0; t0 < n_tokens; t0 += tok_win) {
+		uint32_t nt = n_tokens - t0 < tok_win ? n_tokens - t0 : tok_win;
+
+		for (uint32_t r0 = 0; r0 < R; r0 += rows_win) {
+			uint32_t nr = R - r0 < rows_win ? R - r0 : rows_win;
+			struct vk_dispatch d = { 0 };
+			uint32_t P[16] = { 0 };
+			uint32_t spec[3] = { 0 };
+
+			P[0] = K;
+			P[1] = nr;
+			P[2] = vk_bind(vk, &d, 1, wb, wo + (VkDeviceSize)r0 * w->nb1,
+				       (VkDeviceSize)nr * w->nb1);
+			P[3] = (uint32_t)w->nb1;
+			P[4] = vk_bind(vk, &d, 2, xb, xo + (VkDeviceSize)t0 * x->nb1,
+				       (VkDeviceSize)(nt - 1) * x->nb1 + (VkDeviceSize)K * 4) / 4;
+			P[5] = (uint32_t)row_elems(x);
+			P[6] = vk_bind(vk, &d, 3, db, dof + (VkDeviceSize)t0 * dst->nb1 + r0 * 4ull,
+				       (VkDeviceSize)(nt - 1) * dst->nb1 + nr * 4ull) / 4;
+			P[7] = (uint32_t)row_elems(dst);
+			if (bb) {
+				P[8] |= 1;
+				P[9] = vk_bind(vk, &d, 4, bb, bo + r0 * 4ull, nr * 4ull) / 4;
+			}
+			if (rb) {
+				P[8] |= 2;
+				P[10] = vk_bind(vk, &d, 5, rb, ro + (VkDeviceSize)t0 * res->nb1 +
+						r0 * 4ull, (VkDeviceSize)(nt - 1) * res->nb1 +
+						nr * 4ull) / 4;
+				P[11] = (uint32_t)row_elems(res);
+			}
+			P[12] = nt;
+			if (nt <= MV_MAX_COLS) {
+				snprintf(name, sizeof(name), "matvec_%s%s", type_tag(w->type),
+					 vk->subgroup ? "_sg" : "");
+				spec[0] = vk->wg_matvec;
+				spec[1] = MV_ROWS;
+				spec[2] = nt;
+				vk_groups(&d, (nr + MV_ROWS - 1) / MV_ROWS);
+			} else {
+				snprintf(name, sizeof(name), "matmul_%s", type_tag(w->type));
+				d.gx = (nr + 63) / 64;
+				d.gy = (nt + 63) / 64;
+				d.gz = 1;
+			}
+			vk_issue(vk, name, spec, &d, 1u << 3, P, 16);
+		}
+	}
+}
+
+void vk_op_moe_matmul(struct engine_backend *be, struct etensor *dst,
+		      const struct etensor *w_exps, const struct etensor *x,
+		      const struct etensor *ids, uint32_t n_tokens, uint32_t k,
+		      bool x_per_slot)
+{
+	struct vk_backend *vk = vkb(be);
+	const uint32_t K = (uint32_t)w_exps->ne[0], R = (uint32_t)w_exps->ne[1];
+	const uint64_t flat = (uint64_t)R * w_exps->ne[2];
+	const uint32_t cols = n_tokens * k, x_rows = x_per_slot ? cols : n_tokens;
+	VkDeviceSize wo, xo, dof, io;
+	struct vk_buf *wb, *xb, *db, *ib;
+	uint64_t rows_win;
+	char name[40];
+
+	if (vk->err || !usable(vk, w_exps->type))
+		return;
+	wb = vk_locate(vk, w_exps, &wo);
+	xb = vk_locate(vk, x, &xo);
+	db = vk_locate(vk, dst, &dof);
+	ib = vk_locate(vk, ids, &io);
+	if (!wb || !xb || !db || !ib)
+		return;
+	rows_win = span(vk) / w_exps->nb1;
+	snprintf(name, sizeof(name), "moe_%s%s", type_tag(w_exps->type),
+		 vk->subgroup ? "_sg" : "");
+	for (uint64_t lo = 0; lo < flat; lo += rows_win) {
+		uint64_t hi = flat - lo < rows_win ? flat : lo + rows_win;
+		struct vk_dispatch d = { .gz = cols };
+		uint32_t P[20] = { 0 };
+		uint32_t spec[3] = { vk->wg_matvec, MV_ROWS, 1 };
+
+		P[0] = K;
+		P[1] = R;
+		P[2] = vk_bind(vk, &d, 1, wb, wo + lo * w_exps->nb1, (hi - lo) * w_exps->nb1);
+		P[3] = (uint32_t)w_exps->nb1;
+		P[4] = vk_bind(vk, &d, 2, xb, xo, (VkDeviceSize)(x_rows - 1) * x->nb1 + K * 4ull) / 4;
+		P[5] = (uint32_t)row_elems(x);
+		P[6] = vk_bind(vk, &d, 3, db, dof, (VkDeviceSize)(cols - 1) * dst->nb1 + R * 4ull) / 4;
+		P[7] = (uint32_t)row_elems(dst);
+		P[12] = 1;
+		P[13] = vk_bind(vk, &d, 6, ib, io, (VkDeviceSize)(n_tokens - 1) * ids->nb1 + k * 4ull) / 4;
+		P[14] = k;
+		P[15] = x_per_slot;
+		P[16] = (uint32_t)(R * w_exps->nb1);
+		P[17] = (uint32_t)lo;
+		P[18] = (uint32_t)hi;
+		P[19] = R;
+		if (ids->nb1 != k * 4ull) {
+			vk_fail(vk, ENGINE_EINVAL, "moe ids must be packed [tokens][k]");
+			return;
+		}
+		vk_groups(&d, (R + MV_ROWS - 1) / MV_ROWS);
+		vk_issue(vk, name, spec, &d, 1u << 3, P, 20);
+	}
+}
+
+/* ---- get_rows, norms, element-wise ----------------------------------------------- */
+
+void vk_op_get_rows(struct engine_backend *be, struct etensor *dst,
+		    const struct etensor *table, const struct etensor *ids,
+		    uint32_t n, float scale)
+{
+	struct vk_backend *vk = vkb(be);
+	const uint64_t rows = (uint64_t)etensor_rows(table);
+	VkDeviceSize to, io, dof;
+	struct vk_buf *tb, *ib, *db;
+	uint64_t win;
+	char name[40];
+
+	if (vk->err || !usable(vk, table->type))
+		return;
+	tb = vk_locate(vk, table, &to);
+	ib = vk_locate(vk, ids, &io);
+	db = vk_locate(vk, dst, &dof);
+	if (!tb || !ib || !db)
+		return;
+	win = span(vk) / table->nb1;
+	snprintf(name, sizeof(name), "get_rows_%s", type_tag(table->type));
+	for (uint64_t lo = 0; lo < rows; lo += win) {
+		uint64_t hi = rows - lo < win ? rows : lo + win;
+		struct vk_dispatch d = { 0 };
+		uint32_t P[9], spec[3] = { 0 };
+
+		P[0] = (uint32_t)table->ne[0];
+		P[1] = vk_bind(vk, &d, 1, tb, to + lo * table->nb1, (hi - lo) * table->nb1);
+		P[2] = (uint32_t)table->nb1;
+		P[3] = vk_bind(vk, &d, 2, ib, io, n * 4ull) / 4;
+		P[4] = vk_bind(vk, &d, 3, db, dof, (VkDeviceSize)n * dst->nb1) / 4;
+		P[5] = (uint32_t)row_elems(dst);
+		P[6] = (uint32_t)lo;
+		P[7] = (uint32_t)hi;
+		P[8] = fbits(scale);
+		vk_groups(&d, n);
+		vk_issue(vk, name, spec, &d, 1u << 3, P, 9);
+	}
+}
+
+void vk_op_rms_norm(struct engine_backend *be, struct etensor *dst,
+		    const struct etensor *x, const struct etensor *w,
+		    uint32_t n_rows, float eps)
+{
+	struct vk_backend *vk = vkb(be);
+	const uint32_t W = (uint32_t)w->ne[0];
+	VkDeviceSize xo, dof, wo;
+	struct vk_buf *xb, *db, *wb;
+	struct vk_dispatch d = { 0 };
+	uint32_t P[6], spec[3] = { 0 };
+
+	if (vk->err)
+		return;
+	xb = vk_locate(vk, x, &xo);
+	db = vk_locate(vk, dst, &dof);
+	wb = vk_locate(vk, w, &wo);
+	if (!xb || !db || !wb)
+		return;
+	P[0] = W;
+	P[1] = vk_bind(vk, &d, 1, xb, xo, (VkDeviceSize)n_rows * W * 4) / 4;
+	P[2] = vk_bind(vk, &d, 2, db, dof, (VkDeviceSize)n_rows * W * 4) / 4;
+	P[3] = vk_bind(vk, &d, 3, wb, wo, W * 4ull) / 4;
+	P[4] = fbits(eps);
+	P[5] = n_rows;
+	vk_groups(&d, n_rows);
+	vk_issue(vk, vk->subgroup ? "rms_norm_sg" : "rms_norm", spec, &d, 1u << 2, P, 6);
+}
+
+/* eltwise.comp: op 0 add, 1 silu-glu, 2 gelu-glu, 3 moe combine. */
+static void eltwise(struct vk_backend *vk, uint32_t op, struct etensor *dst,
+		    const struct etensor *a, const struct etensor *b,
+		    const struct etensor *w, uint32_t rows, uint32_t k)
+{
+	const uint32_t n = (uint32_t)dst->ne[0];
+	VkDeviceSize ao = 0, bo, dof, wo = 0;
+	struct vk_buf *ab = NULL, *bb, *db, *wb = NULL;
+	struct vk_dispatch d = { 0 };
+	uint32_t P[13] = { 0 }, spec[3] = { 0 };
+	uint32_t b_rows = op == 3 ? rows * k : rows;
+
+	if (vk->err)
+		return;
+	if (a)
+		ab = vk_locate(vk, a, &ao);
+	bb = vk_locate(vk, b, &bo);
+	db = vk_locate(vk, dst, &dof);
+	if (w)
+		wb = vk_locate(vk, w, &wo);
+	if ((a && !ab) || !bb || !db || (w && !wb))
+		return;
+	P[0] = n;
+	P[1] = op;
+	if (ab) {
+		P[2] = vk_bind(vk, &d, 1, ab, ao, (VkDeviceSize)(rows - 1) * a->nb1 + n * 4ull) / 4;
+		P[3] = (uint32_t)row_elems(a);
+	}
+	P[4] = vk_bind(vk, &d, 2, bb, bo, (VkDeviceSize)(b_rows - 1) * b->nb1 + n * 4ull) / 4;
+	P[5] = (uint32_t)row_elems(b);
+	P[6] = vk_bind(vk, &d, 3, db, dof, (VkDeviceSize)(rows - 1) * dst->nb1 + n * 4ull) / 4;
+	P[7] = (uint32_t)row_elems(dst);
+	P[8] = rows;
+	if (wb) {
+		P[9] = vk_bind(vk, &d, 4, wb, wo, (VkDeviceSize)(rows - 1) * w->nb1 + k * 4ull) / 4;
+		P[12] = (uint32_t)row_elems(w);
+	}
+	P[10] = k;
+	P[11] = ab != NULL;
+	d.gx = (n + 255) / 256;
+	d.gy = rows < 65535 ? rows : 65535;
+	d.gz = (rows + 65534) / 65535;
+	if (d.gz == 0)
+		d.gz = 1;
+	if (d.gy == 0)
+		d.gy = 1;
+	vk_issue(vk, "eltwise", spec, &d, 1u << 3, P, 13);
+}
+
+void vk_op_add(struct engine_backend *be, struct etensor *dst,
+	       const struct etensor *a, const struct etensor *b, uint32_t n_tokens)
+{
+	eltwise(vkb(be), 0, dst, a, b, NULL, n_tokens, 0);
+}
+
+void vk_op_glu(struct engine_backend *be, struct etensor *dst,
+	       const struct etensor *gate, const struct etensor *up,
+	       uint32_t n_tokens, enum act_kind act)
+{
+	eltwise(vkb(be), act == ACT_SILU ? 1 : 2, dst, gate, up, NULL, n_tokens, 0);
+}
+
+void vk_op_moe_combine(struct engine_backend *be, struct etensor *dst,
+		       const struct etensor *y, const struct etensor *weights,
+		       uint32_t n_tokens, uint32_t k, const struct etensor *res)
+{
+	eltwise(vkb(be), 3, dst, res, y, weights, n_tokens, k);
+}
+
+/* ---- rope, KV cache, attention, routing --------------------------------------------- */
+
+void vk_op_rope(struct engine_backend *be, struct etensor *x,
+		const struct etensor *pos, uint32_t n_tokens, uint32_t n_heads,
+		uint32_t head_dim, uint32_t n_dims, enum rope_mode mode,
+		float base, float pos_scale, const struct etensor *freq_factors)
+{
+	struct vk_backend *vk = vkb(be);
+	VkDeviceSize xo, po, fo = 0;
+	struct vk_buf *xb, *pb, *fb = NULL;
+	struct vk_dispatch d = { 0 };
+	uint32_t P[12] = { 0 }, spec[3] = { 0 };
+	bool ff = freq_factors && (freq_factors->data || freq_factors->bk);
+
+	if (vk->err || n_dims < 2)
+		return;
+	xb = vk_locate(vk, x, &xo);
+	pb = vk_locate(vk, pos, &po);
+	if (ff)
+		fb = vk_locate(vk, freq_factors, &fo);
+	if (!xb || !pb || (ff && !fb))
+		return;
+	P[0] = n_tokens;
+	P[1] = n_heads;
+	P[2] = head_dim;
+	P[3] = n_dims;
+	P[4] = mode == ROPE_NORM ? 0 : 1;
+	P[5] = fbits((float)log2((double)base));
+	P[6] = fbits((float)(1.0 / (pos_scale > 0 ? (double)pos_scale : 1.0)));
+	P[7] = ff;
+	P[8] = vk_bind(vk, &d, 1, xb, xo, (VkDeviceSize)(n_tokens - 1) * x->nb1 +
+		       (VkDeviceSize)n_heads * head_dim * 4) / 4;
+	P[9] = (uint32_t)row_elems(x);
+	P[10] = vk_bind(vk, &d, 2, pb, po, n_tokens * 4ull) / 4;
+	if (fb)
+		P[11] = vk_bind(vk, &d, 3, fb, fo, n_dims / 2 * 4ull) / 4;
+	d.gx = (n_heads * (n_dims / 2) + 63) / 64;
+	d.gy = n_tokens;
+	d.gz = 1;
+	vk_issue(vk, "rope", spec, &d, 1u << 1, P, 12);
+}
+
+static void kv_copy(struct vk_backend *vk, struct etensor *cache, const struct etensor *src,
+		    uint32_t pos0, uint32_t n_tokens)
+{
+	const uint32_t n = (uint32_t)cache->ne[0];
+	const bool f16 = cache->type == QT_F16;
+	VkDeviceSize co, so;
+	struct vk_buf *cb, *sb;
+	struct vk_dispatch d = { 0 };
+	uint32_t P[6], spec[3] = { 0 };
+
+	if (vk->err)
+		return;
+	if ((cache->type != QT_F16 && cache->type != QT_F32) || (f16 && n % 2)) {
+		vk_fail(vk, ENGINE_EUNSUPPORTED, "KV cache rows must be F32, or F16 of even width");
+		return;
+	}
+	cb = vk_locate(vk, cache, &co);
+	sb = vk_locate(vk, src, &so);
+	if (!cb || !sb)
+		return;
+	P[0] = n;
+	P[1] = vk_bind(vk, &d, 1, sb, so, (VkDeviceSize)(n_tokens - 1) * src->nb1 + n * 4ull) / 4;
+	P[2] = (uint32_t)row_elems(src);
+	P[3] = vk_bind(vk, &d, 2, cb, co, (VkDeviceSize)etensor_rows(cache) * cache->nb1) / 4;
+	P[4] = pos0;
+	P[5] = n_tokens;
+	d.gx = ((f16 ? n / 2 : n) + 255) / 256;
+	d.gy = n_tokens;
+	d.gz = 1;
+	vk_issue(vk, f16 ? "kv_store_f16" : "kv_store_f32", spec, &d, 1u << 2, P, 6);
+}
+
+void vk_op_kv_store(struct engine_backend *be, struct etensor *kcache,
+		    struct etensor *vcache, const struct etensor *k,
+		    const struct etensor *v, uint32_t pos0, uint32_t n_tokens)
+{
+	kv_copy(vkb(be), kcache, k, pos0, n_tokens);
+	kv_copy(vkb(be), vcache, v, pos0, n_tokens);
+}
+
+void vk_op_attention(struct engine_backend *be, struct etensor *out,
+		     const struct etensor *q, const struct etensor *kc,
+		     const struct etensor *vc, const struct attn_params *p)
+{
+	struct vk_backend *vk = vkb(be);
+	const uint32_t group = p->n_head / p->n_head_kv;
+	const uint32_t gslice = group < ATT_MAXG ? group : ATT_MAXG;
+	VkDeviceSize qo, ko, vo, oo;
+	struct vk_buf *qb, *kb, *vb, *ob;
+	struct vk_dispatch d = { 0 };
+	uint32_t P[15], spec[3] = { 0 };
+
+	if (vk->err)
+		return;
+	if (p->head_dim > ATT_MAX_HD || p->head_dim_v > ATT_MAX_HD ||
+	    gslice * p->head_dim > ATT_MAXQ || kc->type != vc->type ||
+	    (kc->type != QT_F16 && kc->type != QT_F32)) {
+		vk_fail(vk, ENGINE_EUNSUPPORTED, "attention: head size above 256 or KV type");
+		return;
+	}
+	qb = vk_locate(vk, q, &qo);
+	kb = vk_locate(vk, kc, &ko);
+	vb = vk_locate(vk, vc, &vo);
+	ob = vk_locate(vk, out, &oo);
+	if (!qb || !kb || !vb || !ob)
+		return;
+	P[0] = p->n_tokens;
+	P[1] = p->pos0;
+	P[2] = group;
+	P[3] = p->head_dim;
+	P[4] = p->head_dim_v;
+	P[5] = p->window;
+	P[6] = fbits(p->scale);
+	P[7] = vk_bind(vk, &d, 1, qb, qo, (VkDeviceSize)(p->n_tokens - 1) * q->nb1 +
+		       (VkDeviceSize)p->n_head * p->head_dim * 4) / 4;
+	P[8] = (uint32_t)row_elems(q);
+	P[9] = vk_bind(vk, &d, 2, kb, ko, (VkDeviceSize)etensor_rows(kc) * kc->nb1) / 4;
+	P[10] = (uint32_t)kc->ne[0];
+	P[11] = vk_bind(vk, &d, 3, vb, vo, (VkDeviceSize)etensor_rows(vc) * vc->nb1) / 4;
+	P[12] = (uint32_t)vc->ne[0];
+	P[13] = vk_bind(vk, &d, 4, ob, oo, (VkDeviceSize)(p->n_tokens - 1) * out->nb1 +
+			(VkDeviceSize)p->n_head * p->head_dim_v * 4) / 4;
+	P[14] = (uint32_t)row_elems(out);
+	d.gx = p->n_head_kv;
+	d.gy = p->n_tokens;
+	d.gz = (group + ATT_MAXG - 1) / ATT_MAXG;
+	vk_issue(vk, kc->type == QT_F16 ? "attention_f16" : "attention_f32", spec, &d,
+		 1u << 4, P, 15);
+}
+
+void vk_op_moe_route(struct engine_backend *be, struct etensor *ids,
+		     struct etensor *weights, const struct etensor *logits,
+		     uint32_t n_tokens, uint32_t n_expert, uint32_t k, bool norm)
+{
+	struct vk_backend *vk = vkb(be);
+	VkDeviceSize io, wo, lo;
+	struct vk_buf *ib, *wb, *lb;
+	struct vk_dispatch d = { 0 };
+	uint32_t P[10], spec[3] = { 0 };
+
+	if (vk->err)
+		return;
+	if (k > 32 || k > n_expert) {
+		vk_fail(vk, ENGINE_EUNSUPPORTED, "moe_route: more than 32 experts per token");
+		return;
+	}
+	ib = vk_locate(vk, ids, &io);
+	wb = vk_locate(vk, weights, &wo);
+	lb = vk_locate(vk, logits, &lo);
+	if (!ib || !wb || !lb)
+		return;
+	P[0] = n_tokens;
+	P[1] = n_expert;
+	P[2] = k;
+	P[3] = vk_bind(vk, &d, 1, lb, lo, (VkDeviceSize)(n_tokens - 1) * logits->nb1 +
+		       n_expert * 4ull) / 4;
+	P[4] = (uint32_t)row_elems(logits);
+	P[5] = vk_bind(vk, &d, 2, ib, io, (VkDeviceSize)(n_tokens - 1) * ids->nb1 + k * 4ull) / 4;
+	P[6] = vk_bind(vk, &d, 3, wb, wo, (VkDeviceSize)(n_tokens - 1) * weights->nb1 +
+		       k * 4ull) / 4;
+	P[7] = norm;
+	P[8] = (uint32_t)row_elems(ids);
+	P[9] = (uint32_t)row_elems(weights);
+	vk_groups(&d, (n_tokens + 63) / 64);
+	vk_issue(vk, "moe_route", spec, &d, (1u << 2) | (1u << 3), P, 10);
+}
