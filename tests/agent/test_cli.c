@@ -518,6 +518,49 @@ static void test_status_readonly_data_dir(void **state)
 	free(data);
 }
 
+/* model info: facts computed here from the README's shapes of stories260K
+ * (n_embd 64, 5 layers, 8/4 heads of 8, ffn 172, 512-token vocab, untied). */
+static void test_model_info(void **state)
+{
+	const long long E = 64, L = 5, Q = 64, KV = 32, F = 172, V = 512;
+	const long long params = 2 * V * E + E + L * (E * Q + 2 * E * KV + Q * E + 2 * E + 3 * E * F);
+	const long long bytes = params * 4;
+	char *model;
+	struct tu_run r;
+	json_t *j;
+	(void)state;
+
+	assert_true(asprintf(&model, "%s/models/stories260K.gguf", tu_testdata()) > 0);
+	run(&r, NULL, ARGS("model", "info", model, "--json"));
+	assert_status(r, 0);
+	j = parse_json(r.out);
+	assert_string_equal(json_string_value(json_object_get(j, "architecture")), "llama");
+	assert_int_equal(json_integer_value(json_object_get(j, "block_count")), L);
+	assert_int_equal(json_integer_value(json_object_get(j, "embedding_length")), E);
+	assert_int_equal(json_integer_value(json_object_get(j, "vocab_size")), V);
+	assert_int_equal(json_integer_value(json_object_get(j, "parameters")), params);
+	assert_int_equal(json_integer_value(json_object_get(j, "tensor_bytes")), bytes);
+	/* one row of token_embd is read per token, the rest of it never */
+	assert_int_equal(json_integer_value(json_object_get(j, "bytes_per_token")),
+			 bytes - V * E * 4 + E * 4);
+	assert_true(json_is_false(json_object_get(j, "chat_template")));
+	json_decref(j);
+	tu_run_free(&r);
+
+	run(&r, NULL, ARGS("model", "info", model));
+	assert_status(r, 0);
+	assert_non_null(strstr(r.out, "architecture:"));
+	assert_non_null(strstr(r.out, "bytes per token:"));
+	tu_run_free(&r);
+
+	run(&r, NULL, ARGS("model", "info", "/etc/os-release"));
+	assert_status(r, 1);
+	assert_non_null(strstr(r.err, "not a GGUF file"));
+	assert_int_equal(lines(r.err), 1);
+	tu_run_free(&r);
+	free(model);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_status_corrupt_database),
 		cmocka_unit_test(test_status_newer_database),
 		cmocka_unit_test(test_status_readonly_data_dir),
+		cmocka_unit_test(test_model_info),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, setup, teardown);
