@@ -319,86 +319,30 @@ struct bsym {
 	uint32_t len;   /* bytes of the word it covers; 0 once merged away */
 };
 
-struct bpair {
-	uint32_t rank;
-	int32_t left, right;
-	int32_t lid, rid;
-};
-
 struct bwork {
 	struct bsym *sym;
-	struct bpair *heap;
-	size_t cap_sym, cap_heap, n_heap;
+	struct tok_heap heap;
+	size_t cap_sym;
 	char *mapped;
 	size_t cap_mapped;
 };
 
-static bool pair_less(const struct bpair *a, const struct bpair *b)
-{
-	return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static int heap_push(struct bwork *w, struct bpair p)
-{
-	size_t i;
-
-	if (w->n_heap == w->cap_heap) {
-		size_t nc = w->cap_heap ? w->cap_heap * 2 : 64;
-		struct bpair *nh = realloc(w->heap, nc * sizeof(*nh));
-		if (!nh)
-			return ENGINE_ENOMEM;
-		w->heap = nh;
-		w->cap_heap = nc;
-	}
-	i = w->n_heap++;
-	while (i > 0) {
-		size_t par = (i - 1) / 2;
-		if (!pair_less(&p, &w->heap[par]))
-			break;
-		w->heap[i] = w->heap[par];
-		i = par;
-	}
-	w->heap[i] = p;
-	return 0;
-}
-
-static struct bpair heap_pop(struct bwork *w)
-{
-	struct bpair top = w->heap[0], last = w->heap[--w->n_heap];
-	size_t i = 0, n = w->n_heap;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			break;
-		if (c + 1 < n && pair_less(&w->heap[c + 1], &w->heap[c]))
-			c++;
-		if (!pair_less(&w->heap[c], &last))
-			break;
-		w->heap[i] = w->heap[c];
-		i = c;
-	}
-	if (n)
-		w->heap[i] = last;
-	return top;
-}
-
 static int try_pair(const struct tok_vocab *v, struct bwork *w, int32_t l, int32_t r)
 {
 	const struct tok_merge *m;
-	struct bpair p;
+	struct tok_cand p;
 
 	if (l < 0 || r < 0 || w->sym[l].id < 0 || w->sym[r].id < 0)
 		return 0;
 	m = merge_find(v, w->sym[l].id, w->sym[r].id);
 	if (!m)
 		return 0;
-	p.rank = m->rank;
+	p.prio = (float)m->rank;
 	p.left = l;
 	p.right = r;
-	p.lid = w->sym[l].id;
-	p.rid = w->sym[r].id;
-	return heap_push(w, p);
+	p.a = w->sym[l].id;
+	p.b = w->sym[r].id;
+	return tok_heap_push(&w->heap, p);
 }
 
 static int bpe_word(const struct tok_vocab *v, struct bwork *w, const unsigned char *s,
@@ -441,17 +385,17 @@ static int bpe_word(const struct tok_vocab *v, struct bwork *w, const unsigned c
 		w->sym[i].next = i + 1 < n ? (int32_t)i + 1 : -1;
 		w->sym[i].len = 1;
 	}
-	w->n_heap = 0;
+	w->heap.n = 0;
 	for (size_t i = 1; i < n; i++) {
 		rc = try_pair(v, w, (int32_t)i - 1, (int32_t)i);
 		if (rc)
 			return rc;
 	}
-	while (w->n_heap) {
-		struct bpair p = heap_pop(w);
+	while (w->heap.n) {
+		struct tok_cand p = tok_heap_pop(&w->heap);
 		struct bsym *l = &w->sym[p.left], *r = &w->sym[p.right];
 		const struct tok_merge *m;
-		if (!l->len || !r->len || l->next != p.right || l->id != p.lid || r->id != p.rid)
+		if (!l->len || !r->len || l->next != p.right || l->id != p.a || r->id != p.b)
 			continue; /* stale */
 		m = merge_find(v, l->id, r->id);
 		l->id = m->id;
@@ -526,7 +470,7 @@ int tok_bpe_encode(const struct tok_vocab *v, const char *s, size_t n, struct to
 	free(a.v);
 	free(b.v);
 	free(w.sym);
-	free(w.heap);
+	free(w.heap.v);
 	free(w.mapped);
 	tok_wcache_free(&c);
 	return rc;

@@ -219,4 +219,26 @@ int tok_wpm_encode(const struct tok_vocab *v, const char *s, size_t n,
 int tok_bpe_setup(struct tok_vocab *v, const struct gguf_file *f);
 void tok_bpe_teardown(struct tok_vocab *v);
 
+
+/* ---- merge candidates (SPM and BPE encoders) ------------------------------ */
+
+/* A candidate merge of adjacent symbols (left, right).  `prio` orders the
+ * heap, smallest first (BPE: the merge rank; SPM: minus the token score);
+ * ties go to the leftmost pair.  a and b let the encoder recognise a stale
+ * entry (BPE: the two symbols' ids; SPM: their joint length). */
+struct tok_cand {
+	float prio;
+	int32_t left, right;
+	int32_t a, b;
+};
+
+struct tok_heap {
+	struct tok_cand *v;
+	size_t n, cap;
+};
+
+/* Push (growing the heap; ENGINE_ENOMEM if that fails) and pop the first. */
+int tok_heap_push(struct tok_heap *h, struct tok_cand c);
+struct tok_cand tok_heap_pop(struct tok_heap *h);
+
 #endif

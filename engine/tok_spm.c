@@ -18,69 +18,11 @@ struct ssym {
 	int32_t prev, next;
 };
 
-struct spair {
-	float score;
-	int32_t left, right;
-	uint32_t len;      /* left.len + right.len when it was made */
-};
-
-static bool spair_less(const struct spair *a, const struct spair *b)
-{
-	/* "less" = comes out of the heap first: higher score, then leftmost */
-	return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
 struct swork {
 	struct ssym *sym;
-	struct spair *heap;
-	size_t n_heap, cap_heap;
+	struct tok_heap heap;
 	const char *text;
 };
-
-static int sheap_push(struct swork *w, struct spair p)
-{
-	size_t i;
-
-	if (w->n_heap == w->cap_heap) {
-		size_t nc = w->cap_heap ? w->cap_heap * 2 : 64;
-		struct spair *nh = realloc(w->heap, nc * sizeof(*nh));
-		if (!nh)
-			return ENGINE_ENOMEM;
-		w->heap = nh;
-		w->cap_heap = nc;
-	}
-	i = w->n_heap++;
-	while (i > 0) {
-		size_t par = (i - 1) / 2;
-		if (!spair_less(&p, &w->heap[par]))
-			break;
-		w->heap[i] = w->heap[par];
-		i = par;
-	}
-	w->heap[i] = p;
-	return 0;
-}
-
-static struct spair sheap_pop(struct swork *w)
-{
-	struct spair top = w->heap[0], last = w->heap[--w->n_heap];
-	size_t i = 0, n = w->n_heap;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			break;
-		if (c + 1 < n && spair_less(&w->heap[c + 1], &w->heap[c]))
-			c++;
-		if (!spair_less(&w->heap[c], &last))
-			break;
-		w->heap[i] = w->heap[c];
-		i = c;
-	}
-	if (n)
-		w->heap[i] = last;
-	return top;
-}
 
 static bool is_ws(const char *p)
 {
@@ -110,7 +52,7 @@ bool tok_spm_can_split(const struct tok_vocab *v)
 
 static int try_pair(const struct tok_vocab *v, struct swork *w, int32_t l, int32_t r)
 {
-	struct spair p;
+	struct tok_cand p;
 	int32_t id;
 	uint32_t len;
 
@@ -120,11 +62,12 @@ static int try_pair(const struct tok_vocab *v, struct swork *w, int32_t l, int32
 	id = tok_lookup(v, w->text + w->sym[l].off, len);
 	if (id == TOK_NULL || !mergeable(v->tok[id].type))
 		return 0;
-	p.score = v->tok[id].score;
+	p.prio = -v->tok[id].score; /* the highest score merges first */
 	p.left = l;
 	p.right = r;
-	p.len = len;
-	return sheap_push(w, p);
+	p.a = (int32_t)len;
+	p.b = 0;
+	return tok_heap_push(&w->heap, p);
 }
 
 static void emit(const struct tok_vocab *v, const char *s, size_t n, struct tok_ids *out)
@@ -163,13 +106,13 @@ static int spm_word(const struct tok_vocab *v, struct swork *w, size_t lo, size_
 		nsym++;
 		i += l;
 	}
-	w->n_heap = 0;
+	w->heap.n = 0;
 	for (size_t i = 1; i < nsym && !rc; i++)
 		rc = try_pair(v, w, (int32_t)i - 1, (int32_t)i);
-	while (w->n_heap && !rc) {
-		struct spair p = sheap_pop(w);
+	while (w->heap.n && !rc) {
+		struct tok_cand p = tok_heap_pop(&w->heap);
 		struct ssym *l = &w->sym[p.left], *r = &w->sym[p.right];
-		if (!l->len || !r->len || l->next != p.right || l->len + r->len != p.len)
+		if (!l->len || !r->len || l->next != p.right || l->len + r->len != (uint32_t)p.a)
 			continue; /* stale */
 		l->len += r->len;
 		r->len = 0;
@@ -254,6 +197,6 @@ out:
 		rc = engine_seterr(ENGINE_ENOMEM, "tokenizer: out of memory");
 	free(esc);
 	free(w.sym);
-	free(w.heap);
+	free(w.heap.v);
 	return rc;
 }

@@ -426,3 +426,54 @@ int tok_decoder_flush(struct tok_decoder *d, char *out, size_t cap, size_t *n_ou
 	tok_decoder_init(d, d->vocab, d->flags);
 	return 0;
 }
+
+/* ---- the merge-candidate heap ---------------------------------------------- */
+
+static bool cand_less(const struct tok_cand *x, const struct tok_cand *y)
+{
+	return x->prio < y->prio || (x->prio == y->prio && x->left < y->left);
+}
+
+int tok_heap_push(struct tok_heap *h, struct tok_cand c)
+{
+	size_t i;
+
+	if (h->n == h->cap) {
+		size_t nc = h->cap ? h->cap * 2 : 64;
+		struct tok_cand *nv = realloc(h->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return ENGINE_ENOMEM;
+		h->v = nv;
+		h->cap = nc;
+	}
+	for (i = h->n++; i > 0; i = (i - 1) / 2) {
+		if (!cand_less(&c, &h->v[(i - 1) / 2]))
+			break;
+		h->v[i] = h->v[(i - 1) / 2];
+	}
+	h->v[i] = c;
+	return 0;
+}
+
+struct tok_cand tok_heap_pop(struct tok_heap *h)
+{
+	struct tok_cand top = h->v[0], last = h->v[--h->n];
+	size_t i = 0, n = h->n;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && cand_less(&h->v[c + 1], &h->v[c]))
+			c++;
+		if (!cand_less(&h->v[c], &last))
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (n)
+		h->v[i] = last;
+	return top;
+}
