@@ -6,6 +6,9 @@
  *   HALO_VK_NO_SUBGROUP=1   shared-memory reductions instead of subgroupAdd
  *   HALO_VK_NO_ZEROCOPY=1   device buffers through a staging buffer even on
  *                           UMA devices (the discrete-GPU path)
+ *   HALO_VK_MATVEC=rows|wg  the mat-vec kernel: one row per invocation (the
+ *                           default on CPU devices) or a workgroup per row
+ *                           pair (the default on GPUs)
  *   HALO_VK_VALIDATE=1      VK_LAYER_KHRONOS_validation; every message is
  *                           printed and counted (backend_vk_stats)
  * No switch for fp16: the shaders read f16 data with unpackHalf2x16 from
@@ -138,7 +141,10 @@ static int buf_alloc(struct vk_backend *vk, struct vk_buf *b, VkDeviceSize size,
 	if ((rc = vk_check(vk, vk->f.vkBindBufferMemory(vk->dev, b->buf, b->mem, 0),
 			   "vkBindBufferMemory")) < 0)
 		goto fail;
-	if (vk->mp.memoryTypes[mt].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+	/* without zero copy device buffers are never mapped, even where their
+	 * memory could be: the staging path is then the one tested */
+	if ((host || vk->zero_copy) &&
+	    (vk->mp.memoryTypes[mt].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) {
 		if ((rc = vk_check(vk, vk->f.vkMapMemory(vk->dev, b->mem, 0, VK_WHOLE_SIZE, 0,
 							 &b->map), "vkMapMemory")) < 0)
 			goto fail;
@@ -840,8 +846,7 @@ static int create_device(struct vk_backend *vk)
 		int d = find_type(vk, ~0u, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
 
 		vk->mt_dev = (uint32_t)(d >= 0 ? d : hv);
-		/* a host-visible device type would still map: keep the staging
-		 * path honest by not mapping (HALO_VK_NO_ZEROCOPY tests it) */
+		/* prefer device memory the host cannot see */
 		if (vk->mp.memoryTypes[vk->mt_dev].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
 			for (uint32_t i = 0; i < vk->mp.memoryTypeCount; i++)
 				if (!(vk->mp.memoryTypes[i].propertyFlags &
@@ -850,6 +855,9 @@ static int create_device(struct vk_backend *vk)
 		}
 	}
 	vk->subgroup = vk->info.subgroup_arithmetic && !env_on("HALO_VK_NO_SUBGROUP");
+	vk->rows_kernel = strcmp(vk->info.type, "cpu") == 0;
+	if (getenv("HALO_VK_MATVEC"))
+		vk->rows_kernel = strcmp(getenv("HALO_VK_MATVEC"), "rows") == 0;
 	vk->wg_matvec = 64;
 	if (vk->subgroup) {
 		uint32_t sg = vk->info.subgroup_size;

@@ -98,6 +98,7 @@ struct vk_backend {
 	uint32_t mt_dev, mt_host;  /* memory types: device buffers, host buffers */
 	bool zero_copy;            /* device buffers are host-visible */
 	bool subgroup;             /* reductions by subgroupAdd */
+	bool rows_kernel;          /* mat-vec with one row per invocation (CPU devices) */
 	uint32_t wg_matvec;        /* workgroup size of the mat-vec */
 	VkDeviceSize align, max_range;
 	VkDescriptorSetLayout dsl;

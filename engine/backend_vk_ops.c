@@ -16,6 +16,8 @@
 
 #define MV_ROWS 2        /* rows per mat-vec workgroup */
 #define MV_MAX_COLS 8
+#define ROWS_MAX_COLS 16 /* matvec_rows.comp */
+#define ROWS_WG 8
 #define ATT_MAXG 8       /* attention.comp MAXG, MAXQ, DPT */
 #define ATT_MAXQ 2048
 #define ATT_MAX_HD 256
@@ -103,6 +105,8 @@ void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
 	widest = x->nb1 > dst->nb1 ? x->nb1 : dst->nb1;
 	rows_win = (uint32_t)(span(vk) / w->nb1);
 	tok_win = (uint32_t)(span(vk) / widest);
+	if (vk->rows_kernel && tok_win > ROWS_MAX_COLS)
+		tok_win = ROWS_MAX_COLS;
 	if (rows_win == 0 || tok_win == 0) {
 		vk_fail(vk, ENGINE_EUNSUPPORTED, "a row is larger than one binding");
 		return;
@@ -139,7 +143,12 @@ void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
 				P[11] = (uint32_t)row_elems(res);
 			}
 			P[12] = nt;
-			if (nt <= MV_MAX_COLS) {
+			if (vk->rows_kernel) {
+				snprintf(name, sizeof(name), "matvec_rows_%s", type_tag(w->type));
+				spec[0] = ROWS_WG;
+				spec[2] = nt;
+				vk_groups(&d, (nr + ROWS_WG - 1) / ROWS_WG);
+			} else if (nt <= MV_MAX_COLS) {
 				snprintf(name, sizeof(name), "matvec_%s%s", type_tag(w->type),
 					 vk->subgroup ? "_sg" : "");
 				spec[0] = vk->wg_matvec;
@@ -180,8 +189,11 @@ void vk_op_moe_matmul(struct engine_backend *be, struct etensor *dst,
 	if (!wb || !xb || !db || !ib)
 		return;
 	rows_win = span(vk) / w_exps->nb1;
-	snprintf(name, sizeof(name), "moe_%s%s", type_tag(w_exps->type),
-		 vk->subgroup ? "_sg" : "");
+	if (vk->rows_kernel)
+		snprintf(name, sizeof(name), "moe_rows_%s", type_tag(w_exps->type));
+	else
+		snprintf(name, sizeof(name), "moe_%s%s", type_tag(w_exps->type),
+			 vk->subgroup ? "_sg" : "");
 	for (uint64_t lo = 0; lo < flat; lo += rows_win) {
 		uint64_t hi = flat - lo < rows_win ? flat : lo + rows_win;
 		struct vk_dispatch d = { .gz = cols };
@@ -208,7 +220,13 @@ void vk_op_moe_matmul(struct engine_backend *be, struct etensor *dst,
 			vk_fail(vk, ENGINE_EINVAL, "moe ids must be packed [tokens][k]");
 			return;
 		}
-		vk_groups(&d, (R + MV_ROWS - 1) / MV_ROWS);
+		if (vk->rows_kernel) {
+			spec[0] = ROWS_WG;
+			spec[1] = 0;
+			vk_groups(&d, (R + ROWS_WG - 1) / ROWS_WG);
+		} else {
+			vk_groups(&d, (R + MV_ROWS - 1) / MV_ROWS);
+		}
 		vk_issue(vk, name, spec, &d, 1u << 3, P, 20);
 	}
 }
