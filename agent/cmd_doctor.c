@@ -4,11 +4,22 @@
  * The facts come from the libraries (tools: system and sandbox; engine: CPU
  * kernels and Vulkan devices); this file only turns them into findings.
  * Every finding has a level (ok, info, warn, fail), an area and a sentence.
- * Only an unusable data dir makes doctor fail: everything else degrades. */
+ * Only an unusable data dir makes doctor fail: everything else degrades.
+ *
+ * Bandwidth: decoding is bound by memory reads, so doctor measures what
+ * each device reads per second (a shader over a 64 MiB buffer on each
+ * Vulkan device; threads summing a 128 MiB buffer on the CPU) and, with
+ * -m FILE.gguf, divides it by the bytes the model reads per token: the
+ * tokens-per-second ceiling of each device.  Kept well under 2 s. */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine.h"
@@ -160,6 +171,78 @@ static json_t *vk_device_json(const struct engine_vk_device *d)
 		"heaps", heaps);
 }
 
+
+#define CPU_BW_BYTES ((size_t)128 << 20)
+#define VK_BW_BYTES ((size_t)64 << 20)
+#define CPU_BW_THREADS 8
+
+struct bw_part {
+	const uint64_t *p;
+	size_t n;
+	uint64_t sum;
+};
+
+static void *bw_read(void *arg)
+{
+	struct bw_part *b = arg;
+	uint64_t s[4] = { 0, 0, 0, 0 };
+
+	for (size_t i = 0; i + 4 <= b->n; i += 4) {
+		s[0] += b->p[i];
+		s[1] += b->p[i + 1];
+		s[2] += b->p[i + 2];
+		s[3] += b->p[i + 3];
+	}
+	b->sum = s[0] + s[1] + s[2] + s[3];
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* GB/s the CPU reads with up to CPU_BW_THREADS threads; 0 on failure. */
+static double cpu_bandwidth(int n_threads)
+{
+	uint64_t *buf = malloc(CPU_BW_BYTES);
+	pthread_t th[CPU_BW_THREADS];
+	struct bw_part parts[CPU_BW_THREADS];
+	double best = 0;
+	size_t words = CPU_BW_BYTES / 8;
+
+	if (buf == NULL)
+		return 0;
+	if (n_threads < 1)
+		n_threads = 1;
+	if (n_threads > CPU_BW_THREADS)
+		n_threads = CPU_BW_THREADS;
+	memset(buf, 1, CPU_BW_BYTES);
+	for (int run = 0; run < 3; run++) {
+		double t0 = now_s(), dt;
+		int started = 0;
+
+		for (int i = 0; i < n_threads; i++) {
+			parts[i] = (struct bw_part){ buf + words / n_threads * i,
+						     words / n_threads, 0 };
+			if (pthread_create(&th[i], NULL, bw_read, &parts[i]) == 0)
+				started++;
+			else
+				bw_read(&parts[i]);
+		}
+		for (int i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+		dt = now_s() - t0;
+		if (dt > 0 && (double)CPU_BW_BYTES / dt / 1e9 > best)
+			best = (double)CPU_BW_BYTES / dt / 1e9;
+	}
+	free(buf);
+	return best;
+}
+
 static json_t *vulkan_facts(struct findings *fs)
 {
 	struct engine_vk_info vi;
@@ -183,7 +266,18 @@ static json_t *vulkan_facts(struct findings *fs)
 		const struct engine_vk_device *d = &vi.devices[i];
 		uint64_t local = 0;
 
-		json_array_append_new(devs, vk_device_json(d));
+		json_t *dj = vk_device_json(d);
+		double gbs = 0;
+
+		if (engine_vk_bandwidth((int)i, VK_BW_BYTES, &gbs) == 0) {
+			json_object_set_new(dj, "bandwidth_gbs", json_real(gbs));
+			finding(fs, "info", "vulkan", "device %zu: reads %.1f GB/s (measured)",
+				i, gbs);
+		} else {
+			finding(fs, "warn", "vulkan", "device %zu: cannot measure its bandwidth: %s",
+				i, engine_errmsg());
+		}
+		json_array_append_new(devs, dj);
 		for (uint32_t h = 0; h < d->n_heaps; h++)
 			if (d->heaps[h].device_local)
 				local += d->heaps[h].size;
@@ -272,21 +366,88 @@ static void print_human(json_t *list)
 	}
 }
 
+/* -m FILE: bytes read per token and the tok/s ceiling of each device. */
+static json_t *model_facts(const char *path, json_t *system, json_t *vulkan,
+			   struct findings *fs)
+{
+	struct gguf_file *g;
+	struct engine_model_info mi;
+	json_t *o, *ceil = json_array(), *d;
+	double cpu_bw = json_real_value(json_object_get(system, "cpu_bandwidth_gbs"));
+	size_t i;
+
+	if (gguf_open(&g, path) < 0 || engine_model_info(&mi, g) < 0) {
+		finding(fs, "warn", "model", "%s", engine_errmsg());
+		gguf_close(g);
+		return json_pack("{s:s}", "path", path);
+	}
+	gguf_close(g);
+	o = json_pack("{s:s, s:I}", "path", path, "bytes_per_token",
+		      (json_int_t)mi.bytes_per_token);
+	if (mi.bytes_per_token == 0) {
+		finding(fs, "warn", "model", "%s: no tensor data", path);
+		json_decref(ceil);
+		return o;
+	}
+	if (cpu_bw > 0) {
+		double tps = cpu_bw * 1e9 / (double)mi.bytes_per_token;
+
+		json_array_append_new(ceil, json_pack("{s:s, s:f}", "device", "cpu",
+						      "tok_s", tps));
+		finding(fs, "info", "model", "%s reads %.1f MiB per token: at most %.1f tok/s "
+			"on the CPU (%.1f GB/s)", path, (double)mi.bytes_per_token / 1048576.0,
+			tps, cpu_bw);
+	}
+	json_array_foreach(json_object_get(vulkan, "devices"), i, d) {
+		double bw = json_real_value(json_object_get(d, "bandwidth_gbs"));
+		double tps = bw * 1e9 / (double)mi.bytes_per_token;
+		char name[32];
+
+		if (bw <= 0)
+			continue;
+		snprintf(name, sizeof(name), "vulkan%zu", i);
+		json_array_append_new(ceil, json_pack("{s:s, s:f}", "device", name,
+						      "tok_s", tps));
+		finding(fs, "info", "model", "at most %.1f tok/s on Vulkan device %zu (%s, "
+			"%.1f GB/s)", tps, i, json_string_value(json_object_get(d, "name")), bw);
+	}
+	json_object_set_new(o, "tok_s_ceiling", ceil);
+	return o;
+}
+
 int cmd_doctor(struct app *app, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct findings fs = { NULL, false };
-	json_t *report;
+	const char *model = NULL;
+	json_t *report, *sys, *vk;
+	double cpu_bw;
+	long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int opt;
 
-	while ((opt = cli_getopt(argc, argv, "", NULL)) != -1)
-		return cli_help_or_usage(argv[0], opt);
+	while ((opt = cli_getopt(argc, argv, "m:", longopts)) != -1) {
+		if (opt == 'm')
+			model = optarg;
+		else
+			return cli_help_or_usage(argv[0], opt);
+	}
 	if (optind < argc)
 		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 	fs.list = json_array();
 	report = json_object();
-	json_object_set_new(report, "system", system_facts(app, &fs));
+	sys = system_facts(app, &fs);
+	cpu_bw = cpu_bandwidth(n_cpu > 0 ? (int)n_cpu : 1);
+	json_object_set_new(sys, "cpu_bandwidth_gbs", json_real(cpu_bw));
+	finding(&fs, "info", "cpu", "memory reads at %.1f GB/s from the CPU (measured)", cpu_bw);
+	json_object_set_new(report, "system", sys);
 	json_object_set_new(report, "sandbox", sandbox_facts(&fs));
-	json_object_set_new(report, "vulkan", vulkan_facts(&fs));
+	vk = vulkan_facts(&fs);
+	json_object_set_new(report, "vulkan", vk);
+	if (model)
+		json_object_set_new(report, "model", model_facts(model, sys, vk, &fs));
 	json_object_set_new(report, "findings", fs.list);
 	if (app->json) {
 		json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
