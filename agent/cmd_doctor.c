@@ -419,6 +419,7 @@ int cmd_doctor(struct app *app, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct findings fs = { NULL, false };
