@@ -48,20 +48,24 @@ const struct cmd cli_commands[] = {
 	  "Print the program version (also: halo-agent --version).\n",
 	  cmd_version },
 	{ "doctor", "Check this machine: OS, CPU, memory, sandbox, Vulkan",
-	  "Usage: halo-agent doctor [--json]\n"
+	  "Usage: halo-agent doctor [-m FILE.gguf] [--json]\n"
 	  "\n"
 	  "Report what halo-agent finds on this machine and what it means:\n"
 	  "  system   OS, distro, kernel, CPU model and SIMD features, memory,\n"
-	  "           free disk in the data dir\n"
+	  "           free disk in the data dir, measured memory read bandwidth\n"
 	  "  sandbox  unprivileged user namespaces, Landlock ABI, seccomp\n"
 	  "  vulkan   the loader, and every physical device: name, type, driver,\n"
 	  "           API version, memory heaps, subgroup size, shared memory,\n"
-	  "           max storage buffer range\n"
+	  "           max storage buffer range, measured read bandwidth\n"
+	  "  model    with -m: the bytes a token reads from the model, and the\n"
+	  "           tok/s ceiling that bandwidth allows on the CPU and on each\n"
+	  "           device (the roofline of token generation)\n"
 	  "Each finding says what it means for you (for example which backend the\n"
 	  "engine will use).  Exit status 0 unless the data dir is unusable.\n"
 	  "\n"
 	  "Options:\n"
-	  "  --json     one JSON object with every finding\n",
+	  "  -m, --model FILE  also report the roofline for this GGUF model\n"
+	  "  --json            one JSON object with every finding\n",
 	  cmd_doctor },
 	{ "status", "Show the data dir, database and table counts",
 	  "Usage: halo-agent status [--json]\n"
