@@ -47,6 +47,11 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
 	int c, idx = -1;
 
 	/* A leading ':' makes getopt report a missing argument as ':'. */
+	/* --help works for every command, whatever its option table says. */
+	if (optind < argc && strcmp(argv[optind], "--help") == 0) {
+		optind++;
+		return 'h';
+	}
 	snprintf(sopts, sizeof(sopts), ":%sh", shortopts ? shortopts : "");
 	opterr = 0;
 	c = getopt_long(argc, argv, sopts, longopts ? longopts : help_only, &idx);
