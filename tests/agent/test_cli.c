@@ -101,6 +101,28 @@ static void test_help(void **state)
 	tu_run_free(&r);
 	tu_run_free(&r2);
 
+	/* Every command listed by help answers --help with its own usage. */
+	run(&r, NULL, ARGS("help"));
+	{
+		char *line = r.out;
+
+		line = strstr(line, "Commands:\n");
+		assert_non_null(line);
+		for (line = strchr(line, '\n') + 1; line && *line == ' ';
+		     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+			char name[32], want[64];
+
+			assert_int_equal(sscanf(line, " %31s", name), 1);
+			run(&r2, NULL, ARGS(name, "--help"));
+			snprintf(want, sizeof(want), "Usage: halo-agent %s", name);
+			if (r2.status != 0 || strncmp(r2.out, want, strlen(want)) != 0)
+				fail_msg("'%s --help': status %d, output: %s%s", name, r2.status,
+					 r2.out, r2.err);
+			tu_run_free(&r2);
+		}
+	}
+	tu_run_free(&r);
+
 	run(&r, NULL, ARGS("--version"));
 	assert_status(r, 0);
 	assert_true(strncmp(r.out, "halo-agent ", 11) == 0);
