@@ -82,5 +82,7 @@ int cmd_tokenize(struct app *app, int argc, char **argv);
 int cmd_run(struct app *app, int argc, char **argv);
 int cmd_eval(struct app *app, int argc, char **argv);
 int cmd_bench(struct app *app, int argc, char **argv);
+int cmd_exec(struct app *app, int argc, char **argv);
+int cmd_runs(struct app *app, int argc, char **argv);
 
 #endif

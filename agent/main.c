@@ -208,6 +208,50 @@ const struct cmd cli_commands[] = {
 	  "                          stddev_ts, samples_ts, ...) plus bandwidth_gbs,\n"
 	  "                          bytes_per_token, peak_rss_bytes and open_s\n",
 	  cmd_bench },
+	{ "exec", "Run one command in the sandbox",
+	  "Usage: halo-agent exec [options] [--json] -- COMMAND [ARGS...]\n"
+	  "\n"
+	  "Run COMMAND (searched in PATH inside the sandbox) with the workspace as\n"
+	  "its read-write working directory, system paths read-only, the home\n"
+	  "directory invisible, a cleared environment and limits; record it in the\n"
+	  "audit log ('halo-agent runs').  Layers: user, mount, pid, ipc, uts and\n"
+	  "(network none) net namespaces; no_new_privs and no capabilities;\n"
+	  "Landlock; seccomp; rlimits.  Missing layers are named in a WARNING;\n"
+	  "with no filesystem confinement at all nothing runs.\n"
+	  "\n"
+	  "Options:\n"
+	  "  --workspace DIR      the read-write working directory (default: .)\n"
+	  "  --network none|host  network (default: config sandbox.network)\n"
+	  "  --ro PATH            also visible, read-only (repeatable)\n"
+	  "  --rw PATH            also visible, read-write (repeatable)\n"
+	  "  --env NAME=VALUE     set in the command's environment (repeatable)\n"
+	  "  --timeout S          wall-clock limit; the whole process tree is killed\n"
+	  "                       (default: config sandbox.timeout)\n"
+	  "  --memory BYTES       address-space limit (default: config sandbox.memory)\n"
+	  "  --output-cap BYTES   stdout and stderr kept, each (default 1 MiB); the\n"
+	  "                       rest is counted and marked truncated\n"
+	  "  --allow-unsandboxed  run with no sandbox at all (limits only); for a\n"
+	  "                       human at the keyboard, never for the model\n"
+	  "  --json               {exit_status, signal, timed_out, duration_ms, stdout,\n"
+	  "                       stderr, stdout_bytes, stderr_bytes, *_truncated,\n"
+	  "                       layers, landlock_abi, sandboxed, notice}\n"
+	  "\n"
+	  "Exit status: the command's; 128+N if signal N ended it; 124 at the\n"
+	  "timeout; 1 if the sandbox could not be set up.\n",
+	  cmd_exec },
+	{ "runs", "List the audit log: runs and their tool calls",
+	  "Usage: halo-agent runs [list] [-n N] [--json]\n"
+	  "       halo-agent runs show ID [--json]\n"
+	  "\n"
+	  "  list   the most recent runs first (default 20): id, kind, start time,\n"
+	  "         duration, exit status, subject\n"
+	  "  show   one run and every tool call in it: tool, arguments, policy and\n"
+	  "         sandbox layers, exit status, duration, output bytes, truncation\n"
+	  "\n"
+	  "Options:\n"
+	  "  -n, --limit N   list at most N runs (default 20)\n"
+	  "  --json          print JSON\n",
+	  cmd_runs },
 	{ NULL, NULL, NULL, NULL },
 };
 

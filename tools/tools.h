@@ -1,5 +1,6 @@
 /* tools.h - the public interface of libhalo_tools: facts about this machine,
- * the sandbox and (later) the tool registry the agent and skills use.
+ * the sandbox every command runs in, and the tool registry the agent and
+ * skills use (shell, file tools confined to a workspace, http, git).
  *
  * Errors: 0 or a negative enum tools_err; tools_errmsg() holds the text of
  * the calling thread's last error. */
@@ -17,7 +18,11 @@ extern "C" {
 enum tools_err {
 	TOOLS_OK = 0,
 	TOOLS_EIO = -1,
-	TOOLS_EINVAL = -2,
+	TOOLS_EINVAL = -2,     /* bad arguments: the message names the one at fault */
+	TOOLS_EDENIED = -3,    /* the policy (or a human) refused it */
+	TOOLS_ENOSANDBOX = -4, /* no confinement available and none waived */
+	TOOLS_ENOTFOUND = -5,
+	TOOLS_ECHECKSUM = -6,  /* a download's sha256 differs from the one asked for */
 };
 
 const char *tools_errmsg(void);
@@ -57,6 +62,111 @@ struct tools_sandbox_caps {
 };
 
 void tools_sandbox_probe(struct tools_sandbox_caps *out);
+
+/* ==== the sandbox (sandbox.c, sandbox_ns.c, landlock.c, seccomp.c) ======
+ *
+ * tools_sandbox_exec runs one command under a policy and captures its
+ * output.  Layers, outermost first; each one that the kernel offers is
+ * used, and the result says which were active:
+ *   userns+mountns  a minimal root of bind mounts (system dirs read-only,
+ *                   the workspace and rw paths read-write, no home), fresh
+ *                   /proc, minimal /dev, tmpfs /tmp;
+ *   pidns           the command's tree dies with its init; ipc/uts too;
+ *   netns           network none: only a loopback nobody else shares;
+ *   nnp+caps        PR_SET_NO_NEW_PRIVS, every capability dropped;
+ *   landlock        filesystem (and TCP ports, signal and abstract-socket
+ *                   scopes where the ABI has them) as a second layer;
+ *   seccomp         ptrace, io_uring, mount, bpf, keyctl, ... denied;
+ *   rlimits         memory, processes, file size, open files, CPU time.
+ * With no filesystem confinement at all (neither namespaces nor Landlock)
+ * it refuses to run unless allow_unsandboxed, which only a human sets. */
+
+enum tools_net {
+	TOOLS_NET_NONE = 0,
+	TOOLS_NET_HOST = 1,
+};
+
+enum tools_layer {
+	TOOLS_LAYER_USERNS = 1u << 0,
+	TOOLS_LAYER_MOUNTNS = 1u << 1,
+	TOOLS_LAYER_PIDNS = 1u << 2,
+	TOOLS_LAYER_IPCNS = 1u << 3,   /* ipc and uts */
+	TOOLS_LAYER_NETNS = 1u << 4,
+	TOOLS_LAYER_NNP = 1u << 5,     /* no_new_privs and all capabilities dropped */
+	TOOLS_LAYER_LANDLOCK_FS = 1u << 6,
+	TOOLS_LAYER_LANDLOCK_NET = 1u << 7,
+	TOOLS_LAYER_LANDLOCK_SCOPE = 1u << 8,
+	TOOLS_LAYER_SECCOMP = 1u << 9,
+	TOOLS_LAYER_RLIMITS = 1u << 10,
+};
+#define TOOLS_LAYER_NAMESPACES (TOOLS_LAYER_USERNS | TOOLS_LAYER_MOUNTNS | \
+				TOOLS_LAYER_PIDNS | TOOLS_LAYER_IPCNS | TOOLS_LAYER_NETNS)
+#define TOOLS_LAYER_LANDLOCK (TOOLS_LAYER_LANDLOCK_FS | TOOLS_LAYER_LANDLOCK_NET | \
+			      TOOLS_LAYER_LANDLOCK_SCOPE)
+#define TOOLS_LAYER_ALL 0x7ffu
+
+#define TOOLS_SANDBOX_MAX_PATHS 32
+#define TOOLS_SANDBOX_MAX_ENV 32
+
+struct tools_sandbox_policy {
+	unsigned version;          /* TOOLS_SANDBOX_POLICY_VERSION */
+	const char *workspace;     /* absolute; read-write; the working directory */
+	const char *ro[TOOLS_SANDBOX_MAX_PATHS]; /* extra read-only paths */
+	size_t n_ro;
+	const char *rw[TOOLS_SANDBOX_MAX_PATHS]; /* extra read-write paths */
+	size_t n_rw;
+	enum tools_net network;
+	const char *env[TOOLS_SANDBOX_MAX_ENV];  /* "NAME=value", added to the allow-list */
+	size_t n_env;
+	uint64_t timeout_ms;       /* wall clock; 0 = 600 s */
+	uint64_t memory;           /* address space bytes; 0 = 4 GiB */
+	uint64_t nproc;            /* processes; 0 = 256 */
+	uint64_t fsize;            /* largest file written; 0 = 1 GiB */
+	uint64_t nofile;           /* open files; 0 = 256 */
+	uint64_t cpu_s;            /* CPU seconds; 0 = the timeout's */
+	size_t out_cap;            /* bytes kept of stdout and of stderr; 0 = 1 MiB */
+	bool allow_unsandboxed;    /* a human's flag: run even with no confinement */
+	unsigned skip_layers;      /* tools_layer bits to treat as unavailable
+				    * (diagnosis and the tests' layer-by-layer proofs) */
+};
+#define TOOLS_SANDBOX_POLICY_VERSION 1
+#define TOOLS_SANDBOX_POLICY_INIT { .version = TOOLS_SANDBOX_POLICY_VERSION }
+
+struct tools_exec_result {
+	int exit_code;          /* 0..255 when it exited, -1 when a signal ended it */
+	int signal;             /* the signal that ended it, or 0 */
+	bool timed_out;         /* killed (with its whole tree) at the timeout */
+	int64_t duration_us;
+	char *out, *err;        /* captured, NUL-terminated, at most out_cap bytes */
+	size_t out_len, err_len;
+	uint64_t out_total, err_total; /* bytes the command wrote */
+	bool out_truncated, err_truncated;
+	unsigned layers;        /* tools_layer bits that were active */
+	int landlock_abi;       /* the ABI used, 0 if none */
+	char notice[320];       /* why layers are missing; "" when all were used */
+};
+
+/* Run argv[0] (searched in PATH inside the sandbox) under *p.  Returns 0
+ * when the command ran (whatever its exit status; see *out), or
+ * TOOLS_EINVAL (bad policy), TOOLS_ENOSANDBOX, TOOLS_EIO (could not set up:
+ * the message says which step).  Free *out with tools_exec_result_clear. */
+int tools_sandbox_exec(struct tools_exec_result *out,
+		       const struct tools_sandbox_policy *p,
+		       const char *const *argv);
+void tools_exec_result_clear(struct tools_exec_result *r);
+
+/* Name of one layer bit ("userns", "landlock-fs", ...). */
+const char *tools_layer_name(unsigned bit);
+/* The layers as "userns,mountns,..." into buf; returns buf. */
+char *tools_layers_str(unsigned layers, char *buf, size_t cap);
+/* The layers the sandbox would use here for this network mode, and why
+ * others are missing (into notice, may be NULL). */
+unsigned tools_sandbox_layers_available(enum tools_net net, char *notice,
+					size_t cap);
+/* The policy and the layers of a run as a JSON object (for the audit log),
+ * malloc'ed; r may be NULL. */
+char *tools_sandbox_policy_json(const struct tools_sandbox_policy *p,
+				const struct tools_exec_result *r);
 
 #ifdef __cplusplus
 }
