@@ -18,17 +18,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attn_kern.h"
 #include "model_int.h"
 #include "pool.h"
 
-/* Queries per work item: each item converts every visible K and V row of
- * its KV head once, then uses it for ATTN_TQ tokens x the GQA group. */
+/* Attention work items are (KV head, block of ATTN_TQ queries): each item
+ * converts every visible K and V row of its KV head once per tile of ATTN_KT
+ * keys and uses it for ATTN_TQ tokens x the GQA group (attn_kern.c). */
 #define ATTN_TQ 16
 #define ATTN_MAX_HEAD 512
 #define ATTN_MAX_GROUP 64
-/* Per thread: K row, V row, and per (token, head) the running max, sum and
- * accumulator. */
-#define ATTN_SCRATCH (2 * ATTN_MAX_HEAD + ATTN_TQ * ATTN_MAX_GROUP * (ATTN_MAX_HEAD + 2))
+#define ATTN_MAX_ROWS (ATTN_TQ * ATTN_MAX_GROUP)
+/* Per thread, in floats: K tile transposed, V tile, a converted row, and per
+ * query row the running max, sum and accumulator. */
+#define ATTN_SCRATCH (2 * ATTN_MAX_HEAD * ATTN_KT + ATTN_MAX_HEAD + \
+		      ATTN_MAX_ROWS * (ATTN_MAX_HEAD + 2))
 
 struct cpu_backend {
 	struct engine_backend base;
@@ -488,29 +492,60 @@ struct attn_job {
 	const struct etensor *q, *kc, *vc;
 	const struct attn_params *p;
 	float *scratch;          /* per thread: ATTN_SCRATCH floats */
-	quant_vec_dot_fn dot;    /* F32 x F32 */
+	const struct attn_kern *kern;
 	quant_to_float_fn kv_to_f32;
+	_Atomic int64_t next;    /* next work item to claim */
 };
 
+/* Load keys [k0, k0 + nk) of KV head kvh: K transposed into kt [hd][ATTN_KT]
+ * (unused columns zero), V into vt [nk][hd_v]. */
+static void attn_load_tile(const struct attn_job *j, uint32_t kvh, uint32_t k0,
+			   int nk, float *kt, float *vt, float *row)
+{
+	const struct attn_params *p = j->p;
+	const bool conv = j->kc->type != QT_F32;
+	const size_t esz = conv ? 2 : 4;
 
-/* Work items are (KV head, block of ATTN_TQ queries); online softmax over the
- * visible keys, so no buffer of n_kv scores is needed. */
+	if (nk < ATTN_KT)
+		memset(kt, 0, (size_t)p->head_dim * ATTN_KT * sizeof(float));
+	for (int i = 0; i < nk; i++) {
+		const char *krow = (const char *)j->kc->data + (size_t)(k0 + i) * j->kc->nb1 +
+				   (size_t)kvh * p->head_dim * esz;
+		const char *vrow = (const char *)j->vc->data + (size_t)(k0 + i) * j->vc->nb1 +
+				   (size_t)kvh * p->head_dim_v * esz;
+		const float *k = (const float *)krow;
+
+		if (conv) {
+			j->kv_to_f32(krow, row, p->head_dim);
+			j->kv_to_f32(vrow, vt + (size_t)i * p->head_dim_v, p->head_dim_v);
+			k = row;
+		} else {
+			memcpy(vt + (size_t)i * p->head_dim_v, vrow, p->head_dim_v * sizeof(float));
+		}
+		for (uint32_t d = 0; d < p->head_dim; d++)
+			kt[(size_t)d * ATTN_KT + i] = k[d];
+	}
+}
+
 static void attn_run(void *arg, int ith, int nth)
 {
 	struct attn_job *j = arg;
 	const struct attn_params *p = j->p;
 	const uint32_t group = p->n_head / p->n_head_kv;
-	const uint32_t n_blocks = (p->n_tokens + ATTN_TQ - 1) / ATTN_TQ;
-	const bool conv = j->kc->type != QT_F32;
-	float *kf = j->scratch + (size_t)ith * ATTN_SCRATCH;
-	float *vf = kf + ATTN_MAX_HEAD;
-	float *mx = vf + ATTN_MAX_HEAD;            /* [ATTN_TQ * group] */
-	float *sum = mx + ATTN_TQ * ATTN_MAX_GROUP; /* [ATTN_TQ * group] */
-	float *acc = sum + ATTN_TQ * ATTN_MAX_GROUP; /* [ATTN_TQ * group][hd_v] */
-	int64_t lo, hi;
+	const int64_t n_blocks = (p->n_tokens + ATTN_TQ - 1) / ATTN_TQ;
+	float *kt = j->scratch + (size_t)ith * ATTN_SCRATCH;
+	float *vt = kt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
+	float *row = vt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
+	float *mx = row + ATTN_MAX_HEAD;
+	float *sum = mx + ATTN_MAX_ROWS;
+	float *acc = sum + ATTN_MAX_ROWS;
+	const float *qrow[ATTN_MAX_ROWS];
+	int lo[ATTN_MAX_ROWS], hi[ATTN_MAX_ROWS];
+	int64_t item;
 
-	pool_split((int64_t)p->n_head_kv * n_blocks, ith, nth, &lo, &hi);
-	for (int64_t item = lo; item < hi; item++) {
+	(void)nth;
+	while ((item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) <
+	       (int64_t)p->n_head_kv * n_blocks) {
 		uint32_t kvh = (uint32_t)(item / n_blocks);
 		uint32_t t0 = (uint32_t)(item % n_blocks) * ATTN_TQ;
 		uint32_t t1 = t0 + ATTN_TQ < p->n_tokens ? t0 + ATTN_TQ : p->n_tokens;
@@ -518,64 +553,45 @@ static void attn_run(void *arg, int ith, int nth)
 		uint32_t qlast = p->pos0 + t1 - 1;
 		uint32_t first = p->window && p->pos0 + t0 + 1 > p->window ?
 				 p->pos0 + t0 + 1 - p->window : 0;
+		struct attn_tile_args ta = {
+			.nq = (int)nq, .hd = (int)p->head_dim, .hdv = (int)p->head_dim_v,
+			.q = qrow, .kt = kt, .v = vt, .lo = lo, .hi = hi, .scale = p->scale,
+			.m = mx, .l = sum, .acc = acc,
+		};
 
 		for (uint32_t i = 0; i < nq; i++) {
-			mx[i] = -FLT_MAX;
+			uint32_t t = t0 + i / group, h = kvh * group + i % group;
+
+			qrow[i] = (const float *)((const char *)j->q->data + (size_t)t * j->q->nb1) +
+				  (size_t)h * p->head_dim;
+			mx[i] = -INFINITY;
 			sum[i] = 0.0f;
 		}
 		memset(acc, 0, (size_t)nq * p->head_dim_v * sizeof(float));
-		for (uint32_t kp = first; kp <= qlast; kp++) {
-			const char *krow = (const char *)j->kc->data + (size_t)kp * j->kc->nb1;
-			const char *vrow = (const char *)j->vc->data + (size_t)kp * j->vc->nb1;
-			const float *k, *v;
+		for (uint32_t k0 = first; k0 <= qlast; k0 += ATTN_KT) {
+			int nk = qlast - k0 + 1 < ATTN_KT ? (int)(qlast - k0 + 1) : ATTN_KT;
 
-			if (conv) {
-				j->kv_to_f32(krow + (size_t)kvh * p->head_dim * 2, kf, p->head_dim);
-				j->kv_to_f32(vrow + (size_t)kvh * p->head_dim_v * 2, vf, p->head_dim_v);
-				k = kf;
-				v = vf;
-			} else {
-				k = (const float *)krow + (size_t)kvh * p->head_dim;
-				v = (const float *)vrow + (size_t)kvh * p->head_dim_v;
+			attn_load_tile(j, kvh, k0, nk, kt, vt, row);
+			for (uint32_t i = 0; i < nq; i++) {
+				/* causal: keys <= qpos; window: qpos - key < window */
+				uint32_t qpos = p->pos0 + t0 + i / group;
+				uint32_t kmin = p->window && qpos + 1 > p->window ? qpos + 1 - p->window : 0;
+				int64_t l = (int64_t)kmin - k0, h = (int64_t)qpos + 1 - k0;
+
+				lo[i] = l < 0 ? 0 : (int)l;
+				hi[i] = h > nk ? nk : (h < 0 ? 0 : (int)h);
 			}
-			for (uint32_t t = t0; t < t1; t++) {
-				uint32_t qpos = p->pos0 + t;
-
-				/* causal mask, and the sliding window */
-				if (kp > qpos || (p->window && qpos - kp >= p->window))
-					continue;
-				for (uint32_t g = 0; g < group; g++) {
-					uint32_t h = kvh * group + g, i = (t - t0) * group + g;
-					const float *q = (const float *)((const char *)j->q->data +
-						(size_t)t * j->q->nb1) + (size_t)h * p->head_dim;
-					float *a = acc + (size_t)i * p->head_dim_v;
-					float s = j->dot(p->head_dim, q, k) * p->scale, w;
-
-					if (s > mx[i]) {
-						float corr = expf(mx[i] - s);
-
-						for (uint32_t d = 0; d < p->head_dim_v; d++)
-							a[d] *= corr;
-						sum[i] *= corr;
-						mx[i] = s;
-					}
-					w = expf(s - mx[i]);
-					sum[i] += w;
-					for (uint32_t d = 0; d < p->head_dim_v; d++)
-						a[d] += w * v[d];
-				}
-			}
+			ta.nk = nk;
+			j->kern->tile(&ta);
 		}
-		for (uint32_t t = t0; t < t1; t++) {
-			for (uint32_t g = 0; g < group; g++) {
-				uint32_t h = kvh * group + g, i = (t - t0) * group + g;
-				float *o = (float *)((char *)j->out->data + (size_t)t * j->out->nb1) +
-					   (size_t)h * p->head_dim_v;
-				float inv = 1.0f / sum[i];
+		for (uint32_t i = 0; i < nq; i++) {
+			uint32_t t = t0 + i / group, h = kvh * group + i % group;
+			float *o = (float *)((char *)j->out->data + (size_t)t * j->out->nb1) +
+				   (size_t)h * p->head_dim_v;
+			float inv = 1.0f / sum[i];
 
-				for (uint32_t d = 0; d < p->head_dim_v; d++)
-					o[d] = acc[(size_t)i * p->head_dim_v + d] * inv;
-			}
+			for (uint32_t d = 0; d < p->head_dim_v; d++)
+				o[d] = acc[(size_t)i * p->head_dim_v + d] * inv;
 		}
 	}
 }
@@ -586,10 +602,13 @@ static void cpu_attention(struct engine_backend *be, struct etensor *out,
 {
 	struct cpu_backend *c = cpu(be);
 	const struct quant_traits *kt = quant_traits_of(kc->type);
-	struct attn_job j = { out, q, kc, vc, p, c->attn_scratch,
-			      quant_traits_of(QT_F32)->vec_dot,
-			      kt->to_float_fast ? kt->to_float_fast : kt->to_float };
+	struct engine_cpu_caps caps;
+	struct attn_job j = { out, q, kc, vc, p, c->attn_scratch, NULL,
+			      kt->to_float_fast ? kt->to_float_fast : kt->to_float, 0 };
 
+	engine_cpu_caps_get(&caps);
+	j.kern = attn_kern_for(caps.active);
+	atomic_init(&j.next, 0);
 	pool_run(c->pool, attn_run, &j);
 }
 
