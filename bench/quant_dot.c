@@ -8,6 +8,9 @@
  * per full matrix.  Weights are random bytes with finite block values, as in
  * test_quant_kernels.
  *
+ * Each type is timed through vec_dot (row by row) and, where the kernel set
+ * has one, through gemv (the mat-vec kernel the backend uses for one token).
+ *
  * usage: bench_quant_dot [-n N] [-r ROWS] [-t SECONDS] [TYPE...] */
 #include <math.h>
 #include <stdio.h>
@@ -65,6 +68,8 @@ static void fill(const struct quant_traits *q, uint8_t *p, int64_t n)
 	}
 }
 
+#define BENCH_GEMV_ROWS 64 /* rows per gemv call: the backend's row block */
+
 static const enum quant_type all_types[] = {
 	QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1, QT_IQ4_NL,
 	QT_Q6_K, QT_Q5_K, QT_Q4_K, QT_Q3_K, QT_Q2_K, QT_IQ4_XS,
@@ -99,7 +104,7 @@ int main(int argc, char **argv)
 	engine_cpu_caps_get(&caps);
 	printf("# %lld x %lld, 1 thread; best kernel set %s; GB/s of weight bytes\n",
 	       (long long)rows, (long long)n, engine_isa_name(caps.best));
-	printf("%-7s %-7s %10s %10s %9s\n", "type", "isa", "MB", "ms/matrix", "GB/s");
+	printf("%-7s %-7s %-7s %10s %10s %9s\n", "type", "isa", "kernel", "MB", "ms/matrix", "GB/s");
 	for (size_t ti = 0; ti < sizeof(all_types) / sizeof(all_types[0]); ti++) {
 		const struct quant_traits *q = quant_traits_of(all_types[ti]);
 		const struct quant_traits *qa;
@@ -128,25 +133,37 @@ int main(int argc, char **argv)
 		for (int64_t i = 0; i < n; i++)
 			x[i] = (float)rnd32() / 4294967296.0f - 0.5f;
 		qa->from_float(x, a, n);
-		for (int isa = 0; isa <= (int)caps.best; isa++) {
-			double t0, dt;
-			int iters = 0;
+		/* kernel 0: vec_dot row by row; 1: gemv in calls of BENCH_GEMV_ROWS
+		 * rows (as the backend's mat-vec), where the set has one */
+		for (int kern = 0; kern < 2; kern++)
+			for (int isa = 0; isa <= (int)caps.best; isa++) {
+				double t0, dt;
+				int iters = 0;
 
-			engine_cpu_set_isa((enum engine_isa)isa);
-			for (int64_t r = 0; r < rows; r++) /* warm up */
-				out[r] = q->vec_dot(n, w + (size_t)r * rs, a);
-			t0 = now();
-			do {
-				for (int64_t r = 0; r < rows; r++)
-					out[r] = q->vec_dot(n, w + (size_t)r * rs, a);
-				iters++;
-				dt = now() - t0;
-			} while (dt < min_time);
-			printf("%-7s %-7s %10.1f %10.3f %9.2f\n", q->name, engine_isa_name((enum engine_isa)isa),
-			       (double)(rs * (size_t)rows) / 1e6, 1e3 * dt / iters,
-			       (double)(rs * (size_t)rows) * iters / dt / 1e9);
-			fflush(stdout);
-		}
+				engine_cpu_set_isa((enum engine_isa)isa);
+				if (kern == 1 && q->gemv == NULL)
+					continue;
+				t0 = now();
+				do { /* the first pass warms up */
+					if (iters == 1)
+						t0 = now();
+					for (int64_t r = 0; r < rows; r += BENCH_GEMV_ROWS)
+						if (kern == 1)
+							q->gemv(n, rows - r < BENCH_GEMV_ROWS ? rows - r : BENCH_GEMV_ROWS,
+								w + (size_t)r * rs, rs, a, out + r);
+						else
+							for (int64_t k = r; k < r + BENCH_GEMV_ROWS && k < rows; k++)
+								out[k] = q->vec_dot(n, w + (size_t)k * rs, a);
+					iters++;
+					dt = now() - t0;
+				} while (iters < 2 || dt < min_time);
+				iters--;
+				printf("%-7s %-7s %-7s %10.1f %10.3f %9.2f\n", q->name,
+				       engine_isa_name((enum engine_isa)isa), kern ? "gemv" : "vec_dot",
+				       (double)(rs * (size_t)rows) / 1e6, 1e3 * dt / iters,
+				       (double)(rs * (size_t)rows) * iters / dt / 1e9);
+				fflush(stdout);
+			}
 		engine_cpu_set_isa(caps.active);
 		free(w);
 		free(a);

@@ -174,6 +174,7 @@ struct matmul_job {
 	int64_t n_tokens;
 	const struct etensor *bias, *res;
 	quant_gemm_fn gemm;
+	quant_gemv_fn gemv; /* one token and the type has one; else NULL */
 	int nr, nc; /* the type's largest gemm tile, <= QUANT_GEMM_NR x NC */
 	_Atomic int64_t next; /* next block of MM_ROW_BLOCK rows to claim */
 };
@@ -207,10 +208,11 @@ static void matmul_store(const struct matmul_job *j, const float *tmp, int64_t r
 	}
 }
 
-/* Each thread takes a contiguous share of the row tiles (balanced to a
- * tile).  One token: a streaming mat-vec, nr rows per call sharing the
- * activation loads.  A batch: per row block, token tiles of nc columns by
- * row tiles of nr rows, each tile computed in registers. */
+/* One token: a streaming mat-vec, one gemv call per row block where the
+ * type has one (it hoists the activation-only work out of its row loop),
+ * else gemm tiles of nr rows sharing the activation loads.  A batch: per
+ * row block, token tiles of nc columns by row tiles of nr rows, each tile
+ * computed in registers. */
 /* Threads claim blocks of MM_ROW_BLOCK rows one at a time, so a thread
  * that the OS preempts (a busy machine) delays only the block it holds,
  * not a fixed half of the matrix. */
@@ -229,6 +231,13 @@ static void matmul_run(void *arg, int ith, int nth)
 		int64_t b0 = blk * MM_ROW_BLOCK;
 		int64_t b1 = b0 + MM_ROW_BLOCK < R ? b0 + MM_ROW_BLOCK : R;
 
+		if (j->gemv) {
+			float tmp[MM_ROW_BLOCK];
+
+			j->gemv(K, b1 - b0, w + (size_t)b0 * ws, ws, x, tmp);
+			matmul_store(j, tmp, b0, (int)(b1 - b0), 0, 1);
+			continue;
+		}
 		for (int64_t t0 = 0; t0 < T; t0 += j->nc) {
 			int nc = T - t0 < j->nc ? (int)(T - t0) : j->nc;
 
@@ -260,6 +269,7 @@ static void cpu_matmul(struct engine_backend *be, struct etensor *dst,
 	j.bias = bias && bias->data ? bias : NULL;
 	j.res = res;
 	j.gemm = q->gemm;
+	j.gemv = n_tokens == 1 ? q->gemv : NULL;
 	j.nr = q->gemm_nr;
 	j.nc = q->gemm_nc;
 	atomic_init(&j.next, 0);
@@ -663,6 +673,7 @@ struct moe_job {
 	int64_t n_tokens, k;
 	bool x_per_slot;
 	quant_gemm_fn gemm;
+	quant_gemv_fn gemv; /* NULL: gemm tiles of nr rows */
 	int nr;
 };
 
@@ -688,6 +699,11 @@ static void moe_run(void *arg, int ith, int nth)
 				(size_t)(j->x_per_slot ? t * j->k + s : t) * j->xq_stride;
 			float *out = row_f32(j->dst, t * j->k + s);
 
+			if (j->gemv) {
+				if (hi > lo)
+					j->gemv(K, hi - lo, we + (size_t)lo * j->w->nb1, j->w->nb1, xr, out + lo);
+				continue;
+			}
 			for (int64_t r = lo; r < hi; r += j->nr) {
 				int nr = hi - r < j->nr ? (int)(hi - r) : j->nr;
 
@@ -715,6 +731,7 @@ static void cpu_moe_matmul(struct engine_backend *be, struct etensor *dst,
 	j.k = k;
 	j.x_per_slot = x_per_slot;
 	j.gemm = q->gemm;
+	j.gemv = q->gemv;
 	j.nr = q->gemm_nr;
 	pool_run(c->pool, moe_run, &j);
 }

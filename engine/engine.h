@@ -294,6 +294,15 @@ typedef float (*quant_vec_dot_fn)(int64_t n, const void *w, const void *a);
 typedef void (*quant_gemm_fn)(int64_t n, int nr, int nc, const void *w, size_t ws,
 			      const void *a, size_t as, float *out, size_t os);
 
+/* A matrix-vector product (token generation): nr >= 1 weight rows (w,
+ * w + ws, ...) against one activation row a, any nr:
+ *     out[r] = vec_dot(n, w + r * ws, a)
+ * Work that depends on the activation only (its scales, sums, layout) is
+ * done once per call, not per row, so callers pass as many rows as they
+ * can.  Results equal vec_dot's up to float summation order. */
+typedef void (*quant_gemv_fn)(int64_t n, int64_t nr, const void *w, size_t ws,
+			      const void *a, float *out);
+
 /* One entry per supported type.  The scalar to_float is the reference: it
  * reproduces ggml's dequantization bit for bit and is the test oracle for
  * every faster kernel. */
@@ -310,6 +319,7 @@ struct quant_traits {
 	quant_vec_dot_fn vec_dot;        /* NULL for activation-only types */
 	quant_gemm_fn gemm;              /* NULL where vec_dot is NULL */
 	int gemm_nr, gemm_nc;            /* largest tile gemm takes */
+	quant_gemv_fn gemv;              /* NULL: use gemm with nc = 1 */
 };
 
 /* The traits of `t`, or NULL for an id that is not a supported type.

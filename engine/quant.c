@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "quant_int.h"
 
 /* ==== half / bfloat16 =================================================== */
 
@@ -227,6 +227,7 @@ void quant_traits_bind(const struct quant_kernels *k)
 		traits[t].gemm = k->gemm[t];
 		traits[t].gemm_nr = QUANT_GEMM_NR;
 		traits[t].gemm_nc = QUANT_GEMM_NC;
+		traits[t].gemv = quant_gemv_of(k, (enum quant_type)t);
 		traits[t].from_float = k->from_float[t] ? k->from_float[t] : from_float_ref[t];
 	}
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "quant_int.h"
 
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 static struct engine_cpu_caps caps;
@@ -41,6 +41,20 @@ const struct quant_kernels *quant_kernels_for(enum engine_isa isa)
 		return &quant_kernels_avx512vnni;
 #endif
 	return sets[isa];
+}
+
+quant_gemv_fn quant_gemv_of(const struct quant_kernels *k, enum quant_type t)
+{
+	if ((unsigned)t >= QT_COUNT)
+		return NULL;
+#ifdef HALO_QUANT_X86
+	if (k == &quant_kernels_avx512vnni)
+		return quant_gemv_avx512vnni[t];
+	if (k == &quant_kernels_avx512)
+		return quant_gemv_avx512[t];
+#endif
+	(void)k;
+	return NULL;
 }
 
 #if defined(__x86_64__) || defined(__i386__)

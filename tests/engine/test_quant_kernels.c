@@ -1,4 +1,4 @@
-/* test_quant_kernels.c - every vec_dot and gemm kernel of every kernel set
+/* test_quant_kernels.c - every vec_dot, gemm and gemv kernel of every kernel set
  * this CPU runs, against the scalar reference; the vectorized activation
  * quantizers against the scalar ones.
  *
@@ -17,7 +17,8 @@
  * mutant test keeps every block's largest value in [0.5, 8), so that missing
  * one block is visible.)  Mutants check that the test can fail: a kernel fed
  * nibble-swapped weights, one that misses the last block, and one that
- * scales the first block by 1.5 must all be rejected. */
+ * scales the first block by 1.5 must all be rejected.  The mat-vec kernels
+ * (gemv) are checked row by row against the same oracle. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -355,6 +356,90 @@ static void test_gemm_all(void **state)
 	print_message("checked %d gemm results, ISAs scalar..%s\n", checked, engine_isa_name(caps.best));
 }
 
+/* Mat-vec kernels (gemv), where a kernel set has one: 1..GV_ROWS rows (odd
+ * counts leave a remainder to the row loop), rows of 1 to 9 blocks (partial
+ * groups of four) and rows longer than one activation chunk (8192
+ * elements), packed at an odd offset in an exact-size buffer so that
+ * sanitizers see any read past the last row.  Each row against the oracle
+ * with vec_dot's tolerance. */
+#define GV_ROWS 7
+
+static void test_gemv_all(void **state)
+{
+	static const int64_t nblocks32[] = { 1, 2, 3, 4, 5, 9, 260 };
+	static const int64_t nblocks256[] = { 1, 2, 3, 33 };
+	struct engine_cpu_caps caps;
+	int checked = 0;
+
+	(void)state;
+	engine_cpu_caps_get(&caps);
+	for (size_t ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+		enum quant_type t = weight_types[ti];
+		const struct quant_traits *q = quant_traits_of(t);
+		const struct quant_traits *qa = quant_traits_of(q->vec_dot_type);
+		bool k256 = q->block_size == 256;
+		size_t nsizes = k256 ? 4 : 7;
+
+		if (!q->quantized)
+			continue;
+		for (size_t si = 0; si < nsizes; si++) {
+			int64_t n = (k256 ? nblocks256[si] : nblocks32[si]) * q->block_size;
+			size_t ws = quant_row_size(t, n), as = quant_row_size(q->vec_dot_type, n);
+			uint8_t *wbuf = malloc(ws * GV_ROWS + 2), *w = wbuf + 2;
+			uint8_t *a = aligned_alloc(64, (as + 63) / 64 * 64);
+			float *wf = malloc((size_t)n * sizeof(float)), *af = malloc((size_t)n * sizeof(float));
+			double ref[GV_ROWS], mag[GV_ROWS];
+
+			assert_true(wbuf && a && wf && af);
+			for (int64_t i = 0; i < n; i++)
+				wf[i] = rndf() * (i % 5 == 0 ? 3.0f : 1.0f);
+			qa->from_float(wf, a, n);
+			qa->to_float(a, af, n);
+			for (int r = 0; r < GV_ROWS; r++) {
+				random_row(t, w + ws * r, n, 0.0f, 1e6f);
+				q->to_float(w + ws * r, wf, n);
+				ref[r] = mag[r] = 0.0;
+				for (int64_t i = 0; i < n; i++) {
+					ref[r] += (double)wf[i] * af[i];
+					mag[r] += fabs((double)wf[i] * af[i]);
+				}
+			}
+			for (int isa = 0; isa <= (int)caps.best; isa++) {
+				assert_int_equal(engine_cpu_set_isa((enum engine_isa)isa), 0);
+				if (q->gemv == NULL)
+					continue;
+				for (int nr = 1; nr <= GV_ROWS; nr++) {
+					float out[GV_ROWS + 1];
+					const uint8_t *w0 = w + ws * (size_t)(GV_ROWS - nr); /* the last nr rows */
+
+					for (int r = 0; r <= GV_ROWS; r++)
+						out[r] = -12345.0f;
+					q->gemv(n, nr, w0, ws, a, out);
+					if (out[nr] != -12345.0f)
+						fail_msg("%s %s gemv of %d rows wrote past them", q->name,
+							 engine_isa_name((enum engine_isa)isa), nr);
+					for (int r = 0; r < nr; r++) {
+						int rr = GV_ROWS - nr + r;
+
+						if (!(fabs(out[r] - ref[rr]) <= TOL * mag[rr] + 1e-30))
+							fail_msg("%s n=%lld %s gemv %d rows, row %d: %.9g, reference %.9g",
+								 q->name, (long long)n,
+								 engine_isa_name((enum engine_isa)isa), nr, r,
+								 out[r], ref[rr]);
+						checked++;
+					}
+				}
+			}
+			free(wbuf);
+			free(a);
+			free(wf);
+			free(af);
+		}
+	}
+	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
+	print_message("checked %d gemv results\n", checked);
+}
+
 /* The vectorized activation quantizers give the scalar ones' bytes. */
 static void test_from_float_isa(void **state)
 {
@@ -397,6 +482,8 @@ int main(void)
 		cmocka_unit_test(test_from_float_isa),
 		cmocka_unit_test(test_vec_dot_mutants),
 		cmocka_unit_test(test_vec_dot_zero),
+		/* last: the mutant test's verdicts depend on its random draws */
+		cmocka_unit_test(test_gemv_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,389 @@
+/* quant_gemv512.h - AVX-512 matrix-vector kernels (quant_gemv_fn): many
+ * weight rows against one activation row, the token-generation product.
+ *
+ * Included by quant_avx512.c after quant_tile512.h (whose dpbusd / dpwssd
+ * primitives it uses), so it is compiled with and without VNNI too.
+ *
+ * Design.  A mat-vec streams each weight byte once, so the cost per weight
+ * block is what matters; everything that depends on the activation only is
+ * hoisted out of the row loop into a small table built once per call (per
+ * chunk of GV_KC elements, so the table is bounded and stays in L1):
+ *
+ *   32-element types, groups of 4 blocks (128 elements):
+ *     a[2]    the activation quants of the group, 64 per zmm;
+ *     init[2] -BIAS * (sum of the 4 activation quants of each int32 lane),
+ *             the seed of the dpbusd, so the weights' offset costs nothing;
+ *     da      lanes 4j..4j+3: block j's activation scale.
+ *   Per row and group: two loads; the quants (and the f16 scales) are put in
+ *   place with vpermw, whose word granularity suits the 18-byte Q4_0 block;
+ *   two dpbusd; the two int32 vectors (8 lanes per block) are folded into one
+ *   with 4 lanes per block (two shuffle_i32x4 and an add), so the float work
+ *   (convert, scale, FMA) is done once per 4 blocks, not per block.
+ *
+ *   256-element types, per superblock:
+ *     a[4]    the activation quants permuted into the order the weight
+ *             decoder produces (Q4_K: low nibbles of 64 bytes, then high);
+ *     s       Q4_K: the per-32 activation sums at int16 lanes 8..15 (they
+ *             meet the mins); Q6_K: the 16 bsums (they meet the offset 32);
+ *     da      the activation scale (Q4_K: lanes 0-7 +d, 8-15 -d).
+ *   Per row: maddubs then dpwssd with the sub-block scales spread by vpermw;
+ *   Q4_K packs its scale sum (lanes 0-7) and min sum (8-15) into one int32
+ *   vector, so one convert and one FMA (by d*da | -dmin*da) finish it.
+ *
+ * Rows are done GV_NR at a time, sharing the activation loads.  A row's last
+ * partial group is copied into a zeroed buffer first: the kernels never read
+ * past a row's last block (the last row may end a mapping), and the missing
+ * blocks have zero scales and zero activations.
+ *
+ * Range contract as quant_tile512.h: maddubs needs u <= 128 with |a| <= 127;
+ * Q8_0 (u up to 255) has a kernel only with VNNI. */
+#ifndef HALO_QUANT_GEMV512_H
+#define HALO_QUANT_GEMV512_H
+
+#include "quant_tile512.h"
+
+#define GV_KC 8192 /* activation elements per chunk: 64 groups, 32 superblocks */
+#define GV_NR 2    /* rows per pass */
+
+/* ==== 32-element types ================================================= */
+
+struct gv32_act {
+	__m512i a[2], init[2];
+	__m512 da;
+};
+
+/* Groups of up to 4 Q8_0 blocks; blocks past nb are zero.  nib: the order
+ * of the nibble decoders (a[0] elements 0-15 of the four blocks, a[1]
+ * elements 16-31; one seed, in init[0]); else the natural order (a[0]
+ * blocks 0, 1 and a[1] blocks 2, 3, each with its seed). */
+static void gv32_prep(const struct blk_q8_0 *ab, int64_t nb, int bias, bool nib, struct gv32_act *o)
+{
+	const __m512i idx4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+	const __m512i bv = _mm512_set1_epi8((char)bias);
+
+	for (int64_t g = 0; 4 * g < nb; g++) {
+		const struct blk_q8_0 *b = ab + 4 * g;
+		int m = nb - 4 * g < 4 ? (int)(nb - 4 * g) : 4;
+		uint8_t q[128] __attribute__((aligned(64)));
+		uint16_t d[8] = { 0 };
+
+		memset(q, 0, sizeof(q));
+		for (int j = 0; j < m; j++) {
+			if (nib) {
+				memcpy(q + 16 * j, b[j].qs, 16);
+				memcpy(q + 64 + 16 * j, b[j].qs + 16, 16);
+			} else {
+				memcpy(q + 32 * j, b[j].qs, 32);
+			}
+			d[j] = b[j].d;
+		}
+		for (int h = 0; h < 2; h++)
+			o[g].a[h] = _mm512_load_si512((const void *)(q + 64 * h));
+		if (nib) {
+			o[g].init[0] = qg_dpbusd(qg_dpbusd(_mm512_setzero_si512(), bv, o[g].a[0]), bv, o[g].a[1]);
+			o[g].init[1] = _mm512_setzero_si512();
+		} else {
+			for (int h = 0; h < 2; h++)
+				o[g].init[h] = qg_dpbusd(_mm512_setzero_si512(), bv, o[g].a[h]);
+		}
+		for (int h = 0; h < 2; h++)
+			o[g].init[h] = _mm512_sub_epi32(_mm512_setzero_si512(), o[g].init[h]);
+		o[g].da = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(
+			_mm_cvtph_ps(_mm_loadu_si128((const __m128i *)d))));
+	}
+}
+
+/* Fold X (blocks 0, 1: 8 lanes each) and Y (blocks 2, 3) into 4 lanes per
+ * block, block j at lanes 4j..4j+3. */
+QG_INLINE __m512i gv_fold(__m512i x, __m512i y)
+{
+	return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, 0x88), _mm512_shuffle_i32x4(x, y, 0xdd));
+}
+
+/* vpermw indexes, word lanes 0-15: the word of block j's scale at lanes
+ * 4j..4j+3, for Q4_0 (bytes 0..63) and Q8_0 (bytes 0..63, then 68..131). */
+static const int16_t gv_idx32[2][32] __attribute__((aligned(64))) = {
+	{ 0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27 },
+	{ 0, 0, 0, 0, 17, 17, 17, 17, 32, 32, 32, 32, 49, 49, 49, 49 },
+};
+
+/* Q4_0 group (72 bytes) at p: the 16 quant bytes of block j into 128-bit
+ * lane j (loads and inserts: no shuffle port), low nibbles against a[0],
+ * high ones against a[1], so each lane sums within its block. */
+QG_INLINE __m512 gv_q4_0(const uint8_t *p, const struct gv32_act *g, __m512 acc)
+{
+	const __m512i m15 = _mm512_set1_epi8(15);
+	__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + 2)));
+	__m512i s;
+	__m512 dw;
+
+	v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 20)), 1);
+	v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 38)), 2);
+	v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 56)), 3);
+	s = qg_dpbusd(qg_dpbusd(g->init[0], _mm512_and_si512(v, m15), g->a[0]),
+		      _mm512_and_si512(_mm512_srli_epi16(v, 4), m15), g->a[1]);
+	dw = _mm512_cvtph_ps(_mm512_castsi512_si256(
+		_mm512_permutexvar_epi16(qg_idx(gv_idx32[0]), _mm512_loadu_si512((const void *)p))));
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, g->da), acc);
+}
+
+/* Q8_0 group (136 bytes) at p: quants as 32-byte loads, made unsigned; the
+ * scales at words 0 and 17 of bytes 0..63 and of bytes 68..131. */
+QG_INLINE __m512 gv_q8_0(const uint8_t *p, const struct gv32_act *g, __m512 acc)
+{
+	const __m512i sgn = _mm512_set1_epi8((char)0x80);
+	__m512i x0 = _mm512_xor_si512(qg_ld2x32(p + 2, p + 36, true), sgn);
+	__m512i x1 = _mm512_xor_si512(qg_ld2x32(p + 70, p + 104, true), sgn);
+	__m512i s = gv_fold(qg_dpbusd(g->init[0], x0, g->a[0]), qg_dpbusd(g->init[1], x1, g->a[1]));
+	__m512i d = _mm512_permutex2var_epi16(_mm512_loadu_si512((const void *)p), qg_idx(gv_idx32[1]),
+					      _mm512_loadu_si512((const void *)(p + 68)));
+	__m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
+
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, g->da), acc);
+}
+
+typedef __m512 (*gv32_fn)(const uint8_t *p, const struct gv32_act *g, __m512 acc);
+
+/* R rows from w (stride ws) over nb blocks of size bs; out[r] (+)= dot. */
+QG_INLINE void gv32_rows(const uint8_t *w, size_t ws, int64_t nb, size_t bs,
+			 const struct gv32_act *act, float *out, bool add, const int R, gv32_fn fn)
+{
+	const int64_t nfull = nb / 4;
+	__m512 acc[GV_NR];
+
+	for (int r = 0; r < R; r++)
+		acc[r] = _mm512_setzero_ps();
+	for (int64_t g = 0; g < nfull; g++)
+		for (int r = 0; r < R; r++)
+			acc[r] = fn(w + (size_t)r * ws + (size_t)g * 4 * bs, &act[g], acc[r]);
+	if (nb > 4 * nfull) {
+		for (int r = 0; r < R; r++) {
+			uint8_t tail[4 * 34] __attribute__((aligned(64)));
+
+			memset(tail, 0, sizeof(tail));
+			memcpy(tail, w + (size_t)r * ws + (size_t)nfull * 4 * bs, (size_t)(nb - 4 * nfull) * bs);
+			acc[r] = fn(tail, &act[nfull], acc[r]);
+		}
+	}
+	for (int r = 0; r < R; r++)
+		out[r] = (add ? out[r] : 0.0f) + _mm512_reduce_add_ps(acc[r]);
+}
+
+QG_INLINE void gv32(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out,
+		    size_t bs, int bias, bool nib, gv32_fn fn)
+{
+	struct gv32_act act[GV_KC / 128];
+
+	for (int64_t k0 = 0; k0 < n; k0 += GV_KC) {
+		int64_t nb = (n - k0 < GV_KC ? n - k0 : GV_KC) / 32;
+		const uint8_t *wk = (const uint8_t *)w + (size_t)(k0 / 32) * bs;
+		int64_t r = 0;
+
+		gv32_prep((const struct blk_q8_0 *)a + k0 / 32, nb, bias, nib, act);
+		for (; r + GV_NR <= nr; r += GV_NR)
+			gv32_rows(wk + (size_t)r * ws, ws, nb, bs, act, out + r, k0 > 0, GV_NR, fn);
+		for (; r < nr; r++)
+			gv32_rows(wk + (size_t)r * ws, ws, nb, bs, act, out + r, k0 > 0, 1, fn);
+	}
+}
+
+/* ==== 256-element types ================================================ */
+
+struct gvk_act {
+	__m512i a[4];
+	__m512i s;
+	__m512 da;
+};
+
+/* Q4_K element order: step k < 4 holds the low (k even) or high (k odd)
+ * nibbles of qs[64(k/2) .. +63], i.e. elements 128(k/2) + 32(k%2) + l and
+ * 128(k/2) + 64 + 32(k%2) + l for l < 32.  s: the per-32 sums at int16
+ * lanes 16..23 (where gv_q4_k puts the mins). */
+static void gvk_prep_q4_k(const struct blk_q8_k *ab, int64_t ns, struct gvk_act *o)
+{
+	for (int64_t i = 0; i < ns; i++) {
+		const int8_t *q = ab[i].qs;
+		int16_t s16[32] __attribute__((aligned(64))) = { 0 };
+
+		for (int k = 0; k < 4; k++)
+			o[i].a[k] = qg_ld2x32(q + 128 * (k / 2) + 32 * (k % 2), q + 128 * (k / 2) + 64 + 32 * (k % 2), true);
+		for (int j = 0; j < 8; j++)
+			s16[16 + j] = (int16_t)(ab[i].bsums[2 * j] + ab[i].bsums[2 * j + 1]);
+		o[i].s = _mm512_load_si512((const void *)s16);
+		o[i].da = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(ab[i].d), _mm512_set1_ps(-ab[i].d));
+	}
+}
+
+/* Q6_K: natural order; s: the 16 bsums in the low half. */
+static void gvk_prep_q6_k(const struct blk_q8_k *ab, int64_t ns, struct gvk_act *o)
+{
+	for (int64_t i = 0; i < ns; i++) {
+		for (int k = 0; k < 4; k++)
+			o[i].a[k] = _mm512_loadu_si512((const void *)(ab[i].qs + 64 * k));
+		o[i].s = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)ab[i].bsums));
+		o[i].da = _mm512_set1_ps(ab[i].d);
+	}
+}
+
+/* Byte tables of the Q4_K scale unpacking, per 128-bit lane (all four lanes
+ * the same): gather (P) and high-bit (Q) sources, the 6-/4-bit masks; then
+ * the pshufb indexes that spread the unpacked bytes [sc0..7, mn0..7] into
+ * int16 vectors: step k's scales (sub-blocks a_k at lanes 0-1, a_k + 2 at
+ * lanes 2-3), and the mins at lane 2. */
+#define GV_X 0x80 /* pshufb: zero */
+#define GV_L4(...) { __VA_ARGS__, __VA_ARGS__, __VA_ARGS__, __VA_ARGS__ }
+#define GV_SC(a, b) { a, GV_X, a, GV_X, a, GV_X, a, GV_X, a, GV_X, a, GV_X, a, GV_X, a, GV_X, \
+		      a, GV_X, a, GV_X, a, GV_X, a, GV_X, a, GV_X, a, GV_X, a, GV_X, a, GV_X, \
+		      b, GV_X, b, GV_X, b, GV_X, b, GV_X, b, GV_X, b, GV_X, b, GV_X, b, GV_X, \
+		      b, GV_X, b, GV_X, b, GV_X, b, GV_X, b, GV_X, b, GV_X, b, GV_X, b, GV_X }
+static const uint8_t gv_k4_tab[8][64] __attribute__((aligned(64))) = {
+	GV_L4(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11),
+	GV_L4(GV_X, GV_X, GV_X, GV_X, 0, 1, 2, 3, GV_X, GV_X, GV_X, GV_X, 4, 5, 6, 7),
+	GV_L4(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15),
+	GV_SC(0, 2), GV_SC(1, 3), GV_SC(4, 6), GV_SC(5, 7),
+	{ GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X,
+	  GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X,
+	  8, GV_X, 9, GV_X, 10, GV_X, 11, GV_X, 12, GV_X, 13, GV_X, 14, GV_X, 15, GV_X,
+	  GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X, GV_X },
+};
+#undef GV_SC
+#undef GV_L4
+#undef GV_X
+
+static const uint8_t gv_dd_tab[32] __attribute__((aligned(32))) = {
+	0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3,
+};
+
+QG_INLINE __m512i gv_tab(int i)
+{
+	return _mm512_load_si512((const void *)gv_k4_tab[i]);
+}
+
+/* The 8 (scale, min) pairs of a Q4_K / Q5_K superblock as bytes
+ * [sc0..7, mn0..7], in every 128-bit lane (format: scale_min_k4 of
+ * quant_kern.h).  Reads 16 bytes at s (12 scale bytes, then quants). */
+QG_INLINE __m512i gv_scales_k4(const uint8_t *s)
+{
+	__m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)s));
+	__m512i p = _mm512_shuffle_epi8(v, gv_tab(0)), q = _mm512_shuffle_epi8(v, gv_tab(1));
+
+	p = _mm512_and_si512(_mm512_mask_srli_epi16(p, 0xc0c0c0c0u, p, 4), gv_tab(2));
+	q = _mm512_and_si512(_mm512_srli_epi16(q, 2), _mm512_set1_epi8(0x30));
+	return _mm512_or_si512(p, q);
+}
+
+/* Lanes 0-7 of the result: the scale sums (times d); lanes 8-15: the min
+ * sums (times -dmin), so one convert and one FMA finish the superblock. */
+QG_INLINE __m512 gv_q4_k(const uint8_t *p, const struct gvk_act *g, __m512 acc)
+{
+	const struct blk_q4_k *b = (const struct blk_q4_k *)p;
+	const __m512i m15 = _mm512_set1_epi8(15);
+	__m512i sm = gv_scales_k4(b->scales);
+	__m512i q0 = _mm512_loadu_si512((const void *)b->qs), q1 = _mm512_loadu_si512((const void *)(b->qs + 64));
+	__m512i u[4], i32 = _mm512_setzero_si512(), z;
+	__m256i dd;
+	int32_t dm;
+
+	u[0] = _mm512_and_si512(q0, m15);
+	u[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m15);
+	u[2] = _mm512_and_si512(q1, m15);
+	u[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m15);
+	for (int k = 0; k < 4; k++)
+		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(u[k], g->a[k]), _mm512_shuffle_epi8(sm, gv_tab(3 + k)));
+	z = _mm512_madd_epi16(_mm512_shuffle_epi8(sm, gv_tab(7)), g->s);
+	z = _mm512_mask_blend_epi32(0xff00, _mm512_castsi256_si512(_mm256_add_epi32(
+		_mm512_castsi512_si256(i32), _mm512_extracti64x4_epi64(i32, 1))), z);
+	memcpy(&dm, p, 4);
+	dd = _mm256_shuffle_epi8(_mm256_set1_epi32(dm), _mm256_load_si256((const __m256i *)gv_dd_tab));
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(z), _mm512_mul_ps(_mm512_cvtph_ps(dd), g->da), acc);
+}
+
+/* Q6_K: the tile decoder's order (natural); the offset 32 meets the bsums. */
+QG_INLINE __m512 gv_q6_k(const uint8_t *p, const struct gvk_act *g, __m512 acc)
+{
+	const struct blk_q6_k *b = (const struct blk_q6_k *)p;
+	const __m512i m15 = _mm512_set1_epi8(15), m3 = _mm512_set1_epi8(3);
+	__m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+	__m512i sc5 = _mm512_castsi256_si512(sc);
+	__m512i i32 = _mm512_setzero_si512();
+	__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc, _mm512_castsi512_si256(g->s)), 5);
+
+	for (int h = 0; h < 2; h++) {
+		__m512i l = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
+		__m256i q = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+		__m512i hh = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 2), 1);
+		__m512i u0 = _mm512_or_si512(_mm512_and_si512(l, m15),
+					     _mm512_slli_epi16(_mm512_and_si512(hh, m3), 4));
+		__m512i u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m15),
+					     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hh, 4), m3), 4));
+
+		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(u0, g->a[2 * h]),
+				_mm512_permutexvar_epi16(qg_idx(qg_idx16[2 * h]), sc5));
+		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(u1, g->a[2 * h + 1]),
+				_mm512_permutexvar_epi16(qg_idx(qg_idx16[2 * h + 1]), sc5));
+	}
+	i32 = _mm512_sub_epi32(i32, _mm512_zextsi256_si512(off));
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32),
+			       _mm512_mul_ps(_mm512_cvtph_ps(_mm256_set1_epi16((short)b->d)), g->da), acc);
+}
+
+typedef __m512 (*gvk_fn)(const uint8_t *p, const struct gvk_act *g, __m512 acc);
+typedef void (*gvk_prep_fn)(const struct blk_q8_k *ab, int64_t ns, struct gvk_act *o);
+
+QG_INLINE void gvk_rows(const uint8_t *w, size_t ws, int64_t ns, size_t bs,
+			const struct gvk_act *act, float *out, bool add, const int R, gvk_fn fn)
+{
+	__m512 acc[GV_NR];
+
+	for (int r = 0; r < R; r++)
+		acc[r] = _mm512_setzero_ps();
+	for (int64_t i = 0; i < ns; i++)
+		for (int r = 0; r < R; r++)
+			acc[r] = fn(w + (size_t)r * ws + (size_t)i * bs, &act[i], acc[r]);
+	for (int r = 0; r < R; r++)
+		out[r] = (add ? out[r] : 0.0f) + _mm512_reduce_add_ps(acc[r]);
+}
+
+QG_INLINE void gvk(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out,
+		   size_t bs, gvk_prep_fn prep, gvk_fn fn)
+{
+	struct gvk_act act[GV_KC / 256];
+
+	for (int64_t k0 = 0; k0 < n; k0 += GV_KC) {
+		int64_t ns = (n - k0 < GV_KC ? n - k0 : GV_KC) / 256;
+		const uint8_t *wk = (const uint8_t *)w + (size_t)(k0 / 256) * bs;
+		int64_t r = 0;
+
+		prep((const struct blk_q8_k *)a + k0 / 256, ns, act);
+		for (; r + GV_NR <= nr; r += GV_NR)
+			gvk_rows(wk + (size_t)r * ws, ws, ns, bs, act, out + r, k0 > 0, GV_NR, fn);
+		for (; r < nr; r++)
+			gvk_rows(wk + (size_t)r * ws, ws, ns, bs, act, out + r, k0 > 0, 1, fn);
+	}
+}
+
+/* ==== instantiation ===================================================== */
+
+static void gv_q4_0_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out)
+{
+	gv32(n, nr, w, ws, a, out, sizeof(struct blk_q4_0), 8, true, gv_q4_0);
+}
+
+static void gv_q4_k_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out)
+{
+	gvk(n, nr, w, ws, a, out, sizeof(struct blk_q4_k), gvk_prep_q4_k, gv_q4_k);
+}
+
+static void gv_q6_k_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out)
+{
+	gvk(n, nr, w, ws, a, out, sizeof(struct blk_q6_k), gvk_prep_q6_k, gv_q6_k);
+}
+
+#ifdef QUANT_AVX512_VNNI
+static void gv_q8_0_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out)
+{
+	gv32(n, nr, w, ws, a, out, sizeof(struct blk_q8_0), 128, false, gv_q8_0);
+}
+#endif
+
+#endif
