@@ -361,10 +361,12 @@ __attribute__((noreturn)) static void init_ns(struct sbx_plan *plan)
 	int st, cmd_status = -1, rc;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* invariant 2 */
 	if (read(plan->ctl_rd, &go, 1) != 1)
 		_exit(127);
+	/* only now: a non-dumpable process's /proc files belong to root, and
+	 * an unprivileged parent could not have written the maps */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	rc = build_root(plan, why, sizeof(why));
 	if (rc < 0) {
 		send_msg(plan, SBX_MSG_NSFAIL, -rc, "%s: %s", why, strerror(-rc));

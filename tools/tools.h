@@ -168,6 +168,100 @@ unsigned tools_sandbox_layers_available(enum tools_net net, char *notice,
 char *tools_sandbox_policy_json(const struct tools_sandbox_policy *p,
 				const struct tools_exec_result *r);
 
+/* ==== the tools (registry.c, fsguard.c, http.c, git.c, approval.c) =====
+ *
+ * A tool has a name, a JSON schema for its arguments, a validator that
+ * names the argument at fault, and a result: text for the model plus
+ * structured fields.  Every call, refused or not, is an entry in the audit
+ * log when the context has a store and a run.
+ *   shell       {command, timeout?}: /bin/sh -c in the sandbox (approval)
+ *   read_file   {path, offset?, max_bytes?}
+ *   write_file  {path, content, create_dirs?}
+ *   edit_file   {path, old_string, new_string, replace_all?}
+ *   list_dir    {path?, max_entries?}
+ *   http_get    {url, max_bytes?}
+ *   download    {url, path, sha256?}
+ *   git_clone   {url, path, commit?}
+ * File tools are confined to the workspace: paths resolve beneath it
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), and
+ * files with more than one hard link are refused.  Network tools only
+ * reach hosts on the allow-list, redirects included. */
+
+struct store;
+
+enum tools_approval {
+	TOOLS_APPROVAL_ASK = 0,   /* ask a human for each command (default) */
+	TOOLS_APPROVAL_AUTO = 1,  /* run anything inside the sandbox */
+	TOOLS_APPROVAL_DENY = 2,  /* run no command */
+};
+
+enum tools_answer {
+	TOOLS_ANSWER_NO = 0,
+	TOOLS_ANSWER_YES = 1,
+	TOOLS_ANSWER_ALWAYS = 2,  /* yes, and for the rest of this skill */
+};
+
+/* Ask a human about one call: `summary` is the command line, `policy` the
+ * sandbox policy as JSON. */
+typedef enum tools_answer (*tools_ask_fn)(void *ud, const char *tool,
+					  const char *summary, const char *policy);
+
+/* Ask on /dev/tty: prints the command and the policy, reads y / n / a.
+ * Answers NO when there is no terminal. */
+enum tools_answer tools_ask_tty(void *ud, const char *tool, const char *summary,
+				const char *policy);
+
+#define TOOLS_MAX_HOSTS 32
+
+struct tools_ctx_opts {
+	unsigned version;                 /* TOOLS_CTX_OPTS_VERSION */
+	struct tools_sandbox_policy policy; /* for shell; its workspace is the tools' */
+	const char *hosts[TOOLS_MAX_HOSTS]; /* "example.com", "*.example.com" */
+	size_t n_hosts;
+	enum tools_approval approval;
+	tools_ask_fn ask;                 /* NULL: ASK means no */
+	void *ask_ud;
+	const char *skill;                /* whose calls these are, for ALWAYS */
+	struct store *store;              /* audit log; NULL = none */
+	int64_t run_id;
+	size_t max_file;                  /* read/write cap; 0 = 4 MiB */
+	uint64_t max_download;            /* 0 = 256 MiB */
+	uint64_t net_timeout_ms;          /* 0 = 60 s */
+};
+#define TOOLS_CTX_OPTS_VERSION 1
+#define TOOLS_CTX_OPTS_INIT { .version = TOOLS_CTX_OPTS_VERSION, \
+	.policy = TOOLS_SANDBOX_POLICY_INIT }
+
+struct tools_ctx; /* opaque */
+
+/* o->policy.workspace must name an existing directory. */
+int tools_ctx_open(struct tools_ctx **out, const struct tools_ctx_opts *o);
+void tools_ctx_close(struct tools_ctx *ctx); /* accepts NULL */
+
+struct tools_result {
+	char *text;        /* for the model: output, or what went wrong */
+	char *fields;      /* JSON object: exit_status, bytes, path, sha256, ... */
+	int exit_status;   /* shell: the command's (128+N for signal N, 124 at
+			    * the timeout); others 0, or -1 on failure */
+	uint64_t out_bytes;
+	bool truncated;
+};
+
+/* Validate args_json against the tool's schema, ask for approval where the
+ * tool needs it, run it, and log it.  Returns 0 when the tool ran (the
+ * result may still report a failing command), or TOOLS_EINVAL (bad
+ * arguments: the message names the one at fault), TOOLS_ENOTFOUND (no such
+ * tool), TOOLS_EDENIED, TOOLS_ECHECKSUM, TOOLS_EIO ...; out->text then
+ * holds the message too. */
+int tools_call(struct tools_ctx *ctx, const char *name, const char *args_json,
+	       struct tools_result *out);
+void tools_result_clear(struct tools_result *r);
+
+/* The catalog: i from 0 while tools_name(i) != NULL. */
+const char *tools_name(size_t i);
+const char *tools_description(size_t i);
+const char *tools_schema(size_t i); /* JSON text */
+
 #ifdef __cplusplus
 }
 #endif

@@ -103,4 +103,73 @@ int sbx_landlock_apply(const struct sbx_plan *plan, char *why, size_t cap);
 /* seccomp.c: compile the filter for this network mode into plan->bpf. */
 int sbx_seccomp_build(struct sbx_plan *plan);
 
+/* ==== fsguard.c: file operations confined to the workspace ============ */
+
+#include <jansson.h>
+
+struct fsg {
+	int wsfd;               /* O_PATH of the workspace */
+	char root[SBX_PATH];    /* its realpath */
+	size_t max_file;
+};
+
+int fsg_open(struct fsg *g, const char *workspace, size_t max_file);
+void fsg_close(struct fsg *g);
+/* Read at most max bytes from offset; *size gets the file's size. */
+int fsg_read(const struct fsg *g, const char *path, uint64_t offset, size_t max,
+	     char **out, size_t *len, uint64_t *size);
+/* Replace (or create) path atomically with data. */
+int fsg_write(const struct fsg *g, const char *path, const char *data,
+	      size_t len, bool mkdirs);
+/* Exact-string replacement; old must occur once unless all. */
+int fsg_edit(const struct fsg *g, const char *path, const char *old_s,
+	     const char *new_s, bool all, size_t *count);
+/* Entries of a directory: [{name, type, size}], sorted by name. */
+int fsg_list(const struct fsg *g, const char *path, size_t max, json_t **out,
+	     bool *truncated);
+/* A new temporary file beside path, for a download: returns its fd and
+ * fills *dirfd and tmp; commit renames it over path, abort removes it. */
+int fsg_tmp_create(const struct fsg *g, const char *path, bool mkdirs,
+		   int *dirfd, char *tmp, size_t tmpcap);
+int fsg_tmp_commit(const struct fsg *g, int dirfd, const char *tmp,
+		   const char *path);
+void fsg_tmp_abort(int dirfd, const char *tmp);
+/* The absolute path of a workspace path that must not exist yet and whose
+ * parent resolves beneath the workspace (for git_clone). */
+int fsg_new_abs(const struct fsg *g, const char *path, char *out, size_t cap);
+/* Remove a tree beneath the workspace (a failed clone). */
+void fsg_remove_tree(const struct fsg *g, const char *path);
+
+/* ==== http.c, git.c ====================================================== */
+
+bool net_host_allowed(const char *host, const char *const *hosts, size_t n);
+
+struct http_req {
+	const char *url;
+	const char *const *hosts;
+	size_t n_hosts;
+	uint64_t max_bytes;
+	uint64_t timeout_ms;
+	int fd;                  /* body goes here, or (fd < 0) to memory */
+	char *body;              /* out: malloc'ed when fd < 0, NUL-terminated */
+	uint64_t bytes;          /* out */
+	long status;             /* out: the final HTTP status */
+	char sha256[65];         /* out: hex of the body */
+	char final_url[1024];    /* out */
+	int redirects;           /* out */
+};
+int http_fetch(struct http_req *req);
+
+int git_clone_to(const char *url, const char *dest, const char *commit,
+		 const char *const *hosts, size_t n_hosts, char *head, size_t headcap);
+
+/* approval.c */
+struct approval;
+int approval_open(struct approval **out, enum tools_approval mode,
+		  tools_ask_fn ask, void *ud);
+void approval_close(struct approval *a);
+/* 0 to go ahead, TOOLS_EDENIED otherwise. */
+int approval_check(struct approval *a, const char *skill, const char *tool,
+		   const char *summary, const char *policy);
+
 #endif
