@@ -39,6 +39,8 @@ struct cpu_backend {
 	struct pool *pool;
 	void *qbuf;           /* activations converted to a vec_dot_type */
 	size_t qbuf_size;
+	void *xbuf;           /* the same prepared for xgemm (batches only) */
+	size_t xbuf_size;
 	float *attn_scratch;  /* n_threads * ATTN_SCRATCH floats */
 };
 
@@ -114,6 +116,25 @@ static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t widt
 		if (c->attn_scratch == NULL)
 			return engine_seterr(ENGINE_ENOMEM, "out of memory for scratch");
 	}
+	if (n_rows > 1) {
+		/* the largest prepared row of any type with xgemm */
+		int64_t wr = ((int64_t)width + 255) / 256 * 256;
+		size_t xrow = 0;
+
+		for (int t = 0; t < QT_COUNT; t++) {
+			const struct quant_traits *q = quant_traits_of((enum quant_type)t);
+
+			if (q && q->xsize && q->xsize(wr) > xrow)
+				xrow = q->xsize(wr);
+		}
+		if ((size_t)n_rows * xrow > c->xbuf_size) {
+			free(c->xbuf);
+			c->xbuf = aligned_alloc(64, (size_t)n_rows * xrow);
+			c->xbuf_size = c->xbuf ? (size_t)n_rows * xrow : 0;
+			if (c->xbuf == NULL)
+				return engine_seterr(ENGINE_ENOMEM, "out of memory for scratch");
+		}
+	}
 	if (need <= c->qbuf_size)
 		return 0;
 	free(c->qbuf);
@@ -131,6 +152,9 @@ struct convert_job {
 	quant_from_float_fn from_float;
 	void *out;
 	size_t out_row;
+	quant_xprep_fn xprep; /* then prepare each converted row; NULL: don't */
+	void *xout;
+	size_t xout_row;
 };
 
 static void convert_run(void *arg, int ith, int nth)
@@ -139,16 +163,22 @@ static void convert_run(void *arg, int ith, int nth)
 	int64_t lo, hi;
 
 	pool_split(j->n_rows, ith, nth, &lo, &hi);
-	for (int64_t r = lo; r < hi; r++)
-		j->from_float(row_f32(j->x, r), (char *)j->out + (size_t)r * j->out_row,
-			      j->width);
+	for (int64_t r = lo; r < hi; r++) {
+		char *q = (char *)j->out + (size_t)r * j->out_row;
+
+		j->from_float(row_f32(j->x, r), q, j->width);
+		if (j->xprep)
+			j->xprep(q, (char *)j->xout + (size_t)r * j->xout_row, j->width);
+	}
 }
 
 /* Convert n_rows rows of x (width w) to `type`; returns the converted rows
- * (or x itself for F32) and their stride. */
+ * (or x itself for F32) and their stride.  With xq (a batch for weights of
+ * traits xq): also prepare them for xq->xgemm into c->xbuf, rows *xstride
+ * apart. */
 static const void *convert_rows(struct cpu_backend *c, const struct etensor *x,
 				int64_t n_rows, int64_t w, enum quant_type type,
-				size_t *stride)
+				size_t *stride, const struct quant_traits *xq, size_t *xstride)
 {
 	const struct quant_traits *vt = quant_traits_of(type);
 	struct convert_job j;
@@ -158,7 +188,12 @@ static const void *convert_rows(struct cpu_backend *c, const struct etensor *x,
 		return x->data;
 	}
 	j = (struct convert_job){ x, n_rows, w, vt->from_float, c->qbuf,
-				  quant_row_size(type, w) };
+				  quant_row_size(type, w), NULL, NULL, 0 };
+	if (xq) {
+		j.xprep = xq->xprep;
+		j.xout = c->xbuf;
+		j.xout_row = *xstride;
+	}
 	pool_run(c->pool, convert_run, &j);
 	*stride = j.out_row;
 	return c->qbuf;
@@ -175,6 +210,7 @@ struct matmul_job {
 	const struct etensor *bias, *res;
 	quant_gemm_fn gemm;
 	quant_gemv_fn gemv; /* one token and the type has one; else NULL */
+	quant_xgemm_fn xgemm; /* a batch on prepared rows (xq, xq_stride) */
 	int nr, nc; /* the type's largest gemm tile, <= QUANT_GEMM_NR x NC */
 	_Atomic int64_t next; /* next block of MM_ROW_BLOCK rows to claim */
 };
@@ -183,12 +219,15 @@ struct matmul_job {
  * 2048-wide Q8_0 matrix are 139 KB) stays in L2 while every token's
  * activations pass it, tile by tile. */
 #define MM_ROW_BLOCK 64
+/* Tokens per xgemm call: their prepared rows (a few KB each) stay in L2
+ * next to the row block. */
+#define MM_XTOK 16
 
 /* Store a tile computed into tmp (tmp[c][r]): out(t0 + c, r0 + r) =
  * tmp + bias + res.  res may be dst itself (a residual added in place), so
  * it is read before the store. */
-static void matmul_store(const struct matmul_job *j, const float *tmp, int64_t r0, int nr,
-			 int64_t t0, int nc)
+static void matmul_store(const struct matmul_job *j, const float *tmp, size_t ld, int64_t r0,
+			 int nr, int64_t t0, int nc)
 {
 	const float *bias = j->bias ? (const float *)j->bias->data + r0 : NULL;
 
@@ -197,7 +236,7 @@ static void matmul_store(const struct matmul_job *j, const float *tmp, int64_t r
 		const float *res = j->res ? row_f32(j->res, t0 + c) + r0 : NULL;
 
 		for (int r = 0; r < nr; r++) {
-			float v = tmp[c * QUANT_GEMM_NR + r];
+			float v = tmp[(size_t)c * ld + r];
 
 			if (bias)
 				v += bias[r];
@@ -235,7 +274,18 @@ static void matmul_run(void *arg, int ith, int nth)
 			float tmp[MM_ROW_BLOCK];
 
 			j->gemv(K, b1 - b0, w + (size_t)b0 * ws, ws, x, tmp);
-			matmul_store(j, tmp, b0, (int)(b1 - b0), 0, 1);
+			matmul_store(j, tmp, MM_ROW_BLOCK, b0, (int)(b1 - b0), 0, 1);
+			continue;
+		}
+		if (j->xgemm) {
+			for (int64_t t0 = 0; t0 < T; t0 += MM_XTOK) {
+				int nc = T - t0 < MM_XTOK ? (int)(T - t0) : MM_XTOK;
+				float tmp[MM_XTOK * MM_ROW_BLOCK];
+
+				j->xgemm(K, b1 - b0, nc, w + (size_t)b0 * ws, ws, x + (size_t)t0 * j->xq_stride,
+					 j->xq_stride, tmp, MM_ROW_BLOCK);
+				matmul_store(j, tmp, MM_ROW_BLOCK, b0, (int)(b1 - b0), t0, nc);
+			}
 			continue;
 		}
 		for (int64_t t0 = 0; t0 < T; t0 += j->nc) {
@@ -247,7 +297,7 @@ static void matmul_run(void *arg, int ith, int nth)
 
 				j->gemm(K, nr, nc, w + (size_t)r * ws, ws, x + (size_t)t0 * j->xq_stride,
 					j->xq_stride, tmp, QUANT_GEMM_NR);
-				matmul_store(j, tmp, r, nr, t0, nc);
+				matmul_store(j, tmp, QUANT_GEMM_NR, r, nr, t0, nc);
 			}
 		}
 	}
@@ -261,8 +311,15 @@ static void cpu_matmul(struct engine_backend *be, struct etensor *dst,
 	struct cpu_backend *c = cpu(be);
 	const struct quant_traits *q = quant_traits_of(w->type);
 	struct matmul_job j;
+	bool xg = n_tokens > 1 && q->xgemm &&
+		  (size_t)n_tokens * q->xsize(w->ne[0]) <= c->xbuf_size;
+	size_t xs = xg ? q->xsize(w->ne[0]) : 0;
+	const void *xq;
 
-	j.xq = convert_rows(c, x, n_tokens, w->ne[0], q->vec_dot_type, &j.xq_stride);
+	xq = convert_rows(c, x, n_tokens, w->ne[0], q->vec_dot_type, &j.xq_stride, xg ? q : NULL, &xs);
+	j.xq = xg ? c->xbuf : xq;
+	j.xq_stride = xg ? xs : j.xq_stride;
+	j.xgemm = xg ? q->xgemm : NULL;
 	j.dst = dst;
 	j.w = w;
 	j.n_tokens = n_tokens;
@@ -723,7 +780,7 @@ static void cpu_moe_matmul(struct engine_backend *be, struct etensor *dst,
 	struct moe_job j;
 
 	j.xq = convert_rows(c, x, x_per_slot ? (int64_t)n_tokens * k : n_tokens,
-			    w_exps->ne[0], q->vec_dot_type, &j.xq_stride);
+			    w_exps->ne[0], q->vec_dot_type, &j.xq_stride, NULL, NULL);
 	j.dst = dst;
 	j.w = w_exps;
 	j.ids = ids;
@@ -772,6 +829,7 @@ static void cpu_free(struct engine_backend *be)
 		return;
 	pool_free(c->pool);
 	free(c->qbuf);
+	free(c->xbuf);
 	free(c->attn_scratch);
 	free(c);
 }

@@ -303,6 +303,20 @@ typedef void (*quant_gemm_fn)(int64_t n, int nr, int nc, const void *w, size_t w
 typedef void (*quant_gemv_fn)(int64_t n, int64_t nr, const void *w, size_t ws,
 			      const void *a, float *out);
 
+/* Batched products on prepared activations (prompt processing).  xprep
+ * turns one activation row (vec_dot_type, n elements) into the kernel's own
+ * layout (its quants in the weight decoder's order, the per-block scales
+ * and sums it needs), xsize(n) bytes, a multiple of 64; xgemm multiplies
+ * nr weight rows by nc prepared rows (x, x + xs, ...; xs a multiple of
+ * xsize(n), 64-byte aligned), any nr, nc >= 1:
+ *     out[c * os + r] = vec_dot(n, w + r * ws, a_c)
+ * up to float summation order.  The activation-only work is done once per
+ * row by xprep instead of once per weight tile. */
+typedef size_t (*quant_xsize_fn)(int64_t n);
+typedef void (*quant_xprep_fn)(const void *a, void *x, int64_t n);
+typedef void (*quant_xgemm_fn)(int64_t n, int64_t nr, int64_t nc, const void *w, size_t ws,
+			       const void *x, size_t xs, float *out, size_t os);
+
 /* One entry per supported type.  The scalar to_float is the reference: it
  * reproduces ggml's dequantization bit for bit and is the test oracle for
  * every faster kernel. */
@@ -320,6 +334,9 @@ struct quant_traits {
 	quant_gemm_fn gemm;              /* NULL where vec_dot is NULL */
 	int gemm_nr, gemm_nc;            /* largest tile gemm takes */
 	quant_gemv_fn gemv;              /* NULL: use gemm with nc = 1 */
+	quant_xsize_fn xsize;            /* all three NULL: use gemm */
+	quant_xprep_fn xprep;
+	quant_xgemm_fn xgemm;
 };
 
 /* The traits of `t`, or NULL for an id that is not a supported type.

@@ -211,6 +211,7 @@ static quant_from_float_fn from_float_ref[QT_COUNT];
 
 void quant_traits_bind(const struct quant_kernels *k)
 {
+	const struct quant_xkernels *x = quant_xkernels_of(k);
 	static bool saved;
 
 	if (!saved) {
@@ -227,7 +228,10 @@ void quant_traits_bind(const struct quant_kernels *k)
 		traits[t].gemm = k->gemm[t];
 		traits[t].gemm_nr = QUANT_GEMM_NR;
 		traits[t].gemm_nc = QUANT_GEMM_NC;
-		traits[t].gemv = quant_gemv_of(k, (enum quant_type)t);
+		traits[t].gemv = x ? x->gemv[t] : NULL;
+		traits[t].xsize = x ? x->xsize[t] : NULL;
+		traits[t].xprep = x ? x->xprep[t] : NULL;
+		traits[t].xgemm = x ? x->xgemm[t] : NULL;
 		traits[t].from_float = k->from_float[t] ? k->from_float[t] : from_float_ref[t];
 	}
 }

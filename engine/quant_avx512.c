@@ -7,29 +7,33 @@
  * build) at run time.  The floating dots use 512-bit registers.  The common
  * integer types take the register-tiled kernels of quant_tile512.h for both
  * vec_dot and gemm, and the mat-vec kernels of quant_gemv512.h (table
- * quant_gemv_avx512[vnni]); the rest keep quant_kern.h's 256-bit decoders. */
+ * quant_xkernels_avx512[vnni]); the rest keep quant_kern.h's 256-bit decoders. */
 #include "quant_gemv512.h"
 #include "quant_int.h"
 
 #define ISA_NAME "avx512"
 #ifdef QUANT_AVX512_VNNI
 #define ISA_TABLE quant_kernels_avx512vnni
-#define ISA_GEMV quant_gemv_avx512vnni
+#define ISA_XKERN quant_xkernels_avx512vnni
 #define QK_TILED_q8_0 qg_q8_0
 #define QK_TILED_iq4_nl qg_iq4_nl
 #else
 #define ISA_TABLE quant_kernels_avx512
-#define ISA_GEMV quant_gemv_avx512
+#define ISA_XKERN quant_xkernels_avx512
 #endif
 
-const quant_gemv_fn ISA_GEMV[QT_COUNT] = {
-	[QT_Q4_0] = gv_q4_0_run,
-	[QT_Q4_K] = gv_q4_k_run,
-	[QT_Q6_K] = gv_q6_k_run,
+#define GV_SET(T, t, XS) \
+	.gemv[QT_##T] = gv_##t##_run, .xsize[QT_##T] = XS, .xprep[QT_##T] = xp_##t, \
+	.xgemm[QT_##T] = xg_##t
+const struct quant_xkernels ISA_XKERN = {
+	GV_SET(Q4_0, q4_0, xs32),
+	GV_SET(Q4_K, q4_k, xsk),
+	GV_SET(Q6_K, q6_k, xsk),
 #ifdef QUANT_AVX512_VNNI
-	[QT_Q8_0] = gv_q8_0_run,
+	GV_SET(Q8_0, q8_0, xs32),
 #endif
 };
+#undef GV_SET
 #define QK_TILED_q4_0 qg_q4_0
 #define QK_TILED_q4_1 qg_q4_1
 #define QK_TILED_q5_0 qg_q5_0

@@ -43,15 +43,13 @@ const struct quant_kernels *quant_kernels_for(enum engine_isa isa)
 	return sets[isa];
 }
 
-quant_gemv_fn quant_gemv_of(const struct quant_kernels *k, enum quant_type t)
+const struct quant_xkernels *quant_xkernels_of(const struct quant_kernels *k)
 {
-	if ((unsigned)t >= QT_COUNT)
-		return NULL;
 #ifdef HALO_QUANT_X86
 	if (k == &quant_kernels_avx512vnni)
-		return quant_gemv_avx512vnni[t];
+		return &quant_xkernels_avx512vnni;
 	if (k == &quant_kernels_avx512)
-		return quant_gemv_avx512[t];
+		return &quant_xkernels_avx512;
 #endif
 	(void)k;
 	return NULL;

@@ -42,8 +42,15 @@
 
 #include "quant_tile512.h"
 
-#define GV_KC 8192 /* activation elements per chunk: 64 groups, 32 superblocks */
-#define GV_NR 2    /* rows per pass */
+/* The row and column loops of a tile must be unrolled for its accumulators
+ * to live in registers; GCC does not do it on its own at -O2. */
+#define GV_UNROLL _Pragma("GCC unroll 16")
+
+#define GV_KC 8192 /* gemv activation elements per chunk: 64 groups, 32 superblocks */
+#define GV_NR 2    /* gemv rows per pass */
+#define GV_TR 4    /* largest xgemm tile, rows x columns (32-element types) */
+#define GV_TC 4
+#define GVK_TC 8   /* 256-element types: 1 row x GVK_TC columns */
 
 /* ==== 32-element types ================================================= */
 
@@ -77,15 +84,18 @@ static void gv32_prep(const struct blk_q8_0 *ab, int64_t nb, int bias, bool nib,
 			}
 			d[j] = b[j].d;
 		}
+		GV_UNROLL
 		for (int h = 0; h < 2; h++)
 			o[g].a[h] = _mm512_load_si512((const void *)(q + 64 * h));
 		if (nib) {
 			o[g].init[0] = qg_dpbusd(qg_dpbusd(_mm512_setzero_si512(), bv, o[g].a[0]), bv, o[g].a[1]);
 			o[g].init[1] = _mm512_setzero_si512();
 		} else {
+			GV_UNROLL
 			for (int h = 0; h < 2; h++)
 				o[g].init[h] = qg_dpbusd(_mm512_setzero_si512(), bv, o[g].a[h]);
 		}
+		GV_UNROLL
 		for (int h = 0; h < 2; h++)
 			o[g].init[h] = _mm512_sub_epi32(_mm512_setzero_si512(), o[g].init[h]);
 		o[g].da = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(
@@ -107,70 +117,113 @@ static const int16_t gv_idx32[2][32] __attribute__((aligned(64))) = {
 	{ 0, 0, 0, 0, 17, 17, 17, 17, 32, 32, 32, 32, 49, 49, 49, 49 },
 };
 
+/* A decoded group of one weight row: the unsigned quants against a[0] and
+ * a[1], and the four block scales at lanes 4j..4j+3. */
+struct gv32_w {
+	__m512i u[2];
+	__m512 dw;
+};
+
 /* Q4_0 group (72 bytes) at p: the 16 quant bytes of block j into 128-bit
  * lane j (loads and inserts: no shuffle port), low nibbles against a[0],
  * high ones against a[1], so each lane sums within its block. */
-QG_INLINE __m512 gv_q4_0(const uint8_t *p, const struct gv32_act *g, __m512 acc)
+QG_INLINE void xw_q4_0(const uint8_t *p, struct gv32_w *o)
 {
 	const __m512i m15 = _mm512_set1_epi8(15);
 	__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + 2)));
-	__m512i s;
-	__m512 dw;
 
 	v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 20)), 1);
 	v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 38)), 2);
 	v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + 56)), 3);
-	s = qg_dpbusd(qg_dpbusd(g->init[0], _mm512_and_si512(v, m15), g->a[0]),
-		      _mm512_and_si512(_mm512_srli_epi16(v, 4), m15), g->a[1]);
-	dw = _mm512_cvtph_ps(_mm512_castsi512_si256(
+	o->u[0] = _mm512_and_si512(v, m15);
+	o->u[1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m15);
+	o->dw = _mm512_cvtph_ps(_mm512_castsi512_si256(
 		_mm512_permutexvar_epi16(qg_idx(gv_idx32[0]), _mm512_loadu_si512((const void *)p))));
-	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, g->da), acc);
+}
+
+QG_INLINE __m512i xd_q4_0(const struct gv32_w *w, const struct gv32_act *x)
+{
+	return qg_dpbusd(qg_dpbusd(x->init[0], w->u[0], x->a[0]), w->u[1], x->a[1]);
 }
 
 /* Q8_0 group (136 bytes) at p: quants as 32-byte loads, made unsigned; the
  * scales at words 0 and 17 of bytes 0..63 and of bytes 68..131. */
-QG_INLINE __m512 gv_q8_0(const uint8_t *p, const struct gv32_act *g, __m512 acc)
+QG_INLINE void xw_q8_0(const uint8_t *p, struct gv32_w *o)
 {
 	const __m512i sgn = _mm512_set1_epi8((char)0x80);
-	__m512i x0 = _mm512_xor_si512(qg_ld2x32(p + 2, p + 36, true), sgn);
-	__m512i x1 = _mm512_xor_si512(qg_ld2x32(p + 70, p + 104, true), sgn);
-	__m512i s = gv_fold(qg_dpbusd(g->init[0], x0, g->a[0]), qg_dpbusd(g->init[1], x1, g->a[1]));
 	__m512i d = _mm512_permutex2var_epi16(_mm512_loadu_si512((const void *)p), qg_idx(gv_idx32[1]),
 					      _mm512_loadu_si512((const void *)(p + 68)));
-	__m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
 
-	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, g->da), acc);
+	o->u[0] = _mm512_xor_si512(qg_ld2x32(p + 2, p + 36, true), sgn);
+	o->u[1] = _mm512_xor_si512(qg_ld2x32(p + 70, p + 104, true), sgn);
+	o->dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
 }
 
-typedef __m512 (*gv32_fn)(const uint8_t *p, const struct gv32_act *g, __m512 acc);
-
-/* R rows from w (stride ws) over nb blocks of size bs; out[r] (+)= dot. */
-QG_INLINE void gv32_rows(const uint8_t *w, size_t ws, int64_t nb, size_t bs,
-			 const struct gv32_act *act, float *out, bool add, const int R, gv32_fn fn)
+QG_INLINE __m512i xd_q8_0(const struct gv32_w *w, const struct gv32_act *x)
 {
-	const int64_t nfull = nb / 4;
-	__m512 acc[GV_NR];
+	return gv_fold(qg_dpbusd(x->init[0], w->u[0], x->a[0]), qg_dpbusd(x->init[1], w->u[1], x->a[1]));
+}
 
-	for (int r = 0; r < R; r++)
-		acc[r] = _mm512_setzero_ps();
-	for (int64_t g = 0; g < nfull; g++)
-		for (int r = 0; r < R; r++)
-			acc[r] = fn(w + (size_t)r * ws + (size_t)g * 4 * bs, &act[g], acc[r]);
-	if (nb > 4 * nfull) {
-		for (int r = 0; r < R; r++) {
-			uint8_t tail[4 * 34] __attribute__((aligned(64)));
+typedef void (*xw32_fn)(const uint8_t *p, struct gv32_w *o);
+typedef __m512i (*xd32_fn)(const struct gv32_w *w, const struct gv32_act *x);
 
-			memset(tail, 0, sizeof(tail));
-			memcpy(tail, w + (size_t)r * ws + (size_t)nfull * 4 * bs, (size_t)(nb - 4 * nfull) * bs);
-			acc[r] = fn(tail, &act[nfull], acc[r]);
+/* An NR x NC tile: rows w + r * ws (nb blocks of bs bytes) against the
+ * tables x + c * xs; out[c * os + r] = dot (+= when add).  A row's last
+ * partial group is decoded from a zeroed copy.  pf: prefetch the next NR
+ * rows (a streaming mat-vec; the hardware prefetcher alone leaves DRAM
+ * bandwidth unused). */
+QG_INLINE void tile32x(const uint8_t *w, size_t ws, int64_t nb, size_t bs, const struct gv32_act *x,
+		       size_t xs, float *out, size_t os, bool add, bool pf, const int NR, const int NC,
+		       xw32_fn dec, xd32_fn dot)
+{
+	const int64_t nfull = nb / 4, ng = (nb + 3) / 4;
+	__m512 acc[GV_TR][GV_TC];
+
+	GV_UNROLL
+	for (int r = 0; r < NR; r++)
+		GV_UNROLL
+		for (int c = 0; c < NC; c++)
+			acc[r][c] = _mm512_setzero_ps();
+	for (int64_t g = 0; g < ng; g++) {
+		struct gv32_w rw[GV_TR];
+
+		GV_UNROLL
+		for (int r = 0; r < NR; r++) {
+			const uint8_t *p = w + (size_t)r * ws + (size_t)g * 4 * bs;
+
+			if (g < nfull) {
+				if (pf)
+					for (size_t o = 0; o < 4 * bs; o += 64)
+						_mm_prefetch((const char *)p + NR * ws + o, _MM_HINT_T0);
+				dec(p, &rw[r]);
+			} else {
+				uint8_t tail[4 * 34] __attribute__((aligned(64)));
+
+				memset(tail, 0, sizeof(tail));
+				memcpy(tail, p, (size_t)(nb - 4 * nfull) * bs);
+				dec(tail, &rw[r]);
+			}
+		}
+		GV_UNROLL
+		for (int c = 0; c < NC; c++) {
+			const struct gv32_act *xa = x + (size_t)c * xs + g;
+
+			GV_UNROLL
+			for (int r = 0; r < NR; r++)
+				acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot(&rw[r], xa)),
+							    _mm512_mul_ps(rw[r].dw, xa->da), acc[r][c]);
 		}
 	}
-	for (int r = 0; r < R; r++)
-		out[r] = (add ? out[r] : 0.0f) + _mm512_reduce_add_ps(acc[r]);
+	GV_UNROLL
+	for (int r = 0; r < NR; r++)
+		GV_UNROLL
+		for (int c = 0; c < NC; c++)
+			out[(size_t)c * os + r] = (add ? out[(size_t)c * os + r] : 0.0f) +
+						  _mm512_reduce_add_ps(acc[r][c]);
 }
 
 QG_INLINE void gv32(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out,
-		    size_t bs, int bias, bool nib, gv32_fn fn)
+		    size_t bs, int bias, bool nib, xw32_fn dec, xd32_fn dot)
 {
 	struct gv32_act act[GV_KC / 128];
 
@@ -181,10 +234,48 @@ QG_INLINE void gv32(int64_t n, int64_t nr, const void *w, size_t ws, const void 
 
 		gv32_prep((const struct blk_q8_0 *)a + k0 / 32, nb, bias, nib, act);
 		for (; r + GV_NR <= nr; r += GV_NR)
-			gv32_rows(wk + (size_t)r * ws, ws, nb, bs, act, out + r, k0 > 0, GV_NR, fn);
+			tile32x(wk + (size_t)r * ws, ws, nb, bs, act, 0, out + r, 0, k0 > 0, true, GV_NR, 1, dec, dot);
 		for (; r < nr; r++)
-			gv32_rows(wk + (size_t)r * ws, ws, nb, bs, act, out + r, k0 > 0, 1, fn);
+			tile32x(wk + (size_t)r * ws, ws, nb, bs, act, 0, out + r, 0, k0 > 0, true, 1, 1, dec, dot);
 	}
+}
+
+/* Row tiles of up to GV_TR x GV_TC over prepared rows (xs bytes apart). */
+#define GV_CASES32(NRV, NCV, ...)                                                               \
+	switch ((NRV - 1) * GV_TC + (NCV - 1)) {                                                \
+	case 0: tile32x(__VA_ARGS__, 1, 1, dec, dot); break;                                    \
+	case 1: tile32x(__VA_ARGS__, 1, 2, dec, dot); break;                                    \
+	case 2: tile32x(__VA_ARGS__, 1, 3, dec, dot); break;                                    \
+	case 3: tile32x(__VA_ARGS__, 1, 4, dec, dot); break;                                    \
+	case 4: tile32x(__VA_ARGS__, 2, 1, dec, dot); break;                                    \
+	case 5: tile32x(__VA_ARGS__, 2, 2, dec, dot); break;                                    \
+	case 6: tile32x(__VA_ARGS__, 2, 3, dec, dot); break;                                    \
+	case 7: tile32x(__VA_ARGS__, 2, 4, dec, dot); break;                                    \
+	case 8: tile32x(__VA_ARGS__, 3, 1, dec, dot); break;                                    \
+	case 9: tile32x(__VA_ARGS__, 3, 2, dec, dot); break;                                    \
+	case 10: tile32x(__VA_ARGS__, 3, 3, dec, dot); break;                                   \
+	case 11: tile32x(__VA_ARGS__, 3, 4, dec, dot); break;                                   \
+	case 12: tile32x(__VA_ARGS__, 4, 1, dec, dot); break;                                   \
+	case 13: tile32x(__VA_ARGS__, 4, 2, dec, dot); break;                                   \
+	case 14: tile32x(__VA_ARGS__, 4, 3, dec, dot); break;                                   \
+	default: tile32x(__VA_ARGS__, 4, 4, dec, dot); break;                                   \
+	}
+
+QG_INLINE void xg32(int64_t n, int64_t nr, int64_t nc, const void *w, size_t ws, const void *x,
+		    size_t xs, float *out, size_t os, size_t bs, xw32_fn dec, xd32_fn dot)
+{
+	const int64_t nb = n / 32;
+	const size_t xg = xs / sizeof(struct gv32_act);
+
+	for (int64_t c = 0; c < nc; c += GV_TC)
+		for (int64_t r = 0; r < nr; r += GV_TR) {
+			int tr = nr - r < GV_TR ? (int)(nr - r) : GV_TR;
+			int tc = nc - c < GV_TC ? (int)(nc - c) : GV_TC;
+
+			GV_CASES32(tr, tc, (const uint8_t *)w + (size_t)r * ws, ws, nb, bs,
+				   (const struct gv32_act *)x + (size_t)c * xg, xg, out + (size_t)c * os + r, os,
+				   false, false)
+		}
 }
 
 /* ==== 256-element types ================================================ */
@@ -205,6 +296,7 @@ static void gvk_prep_q4_k(const struct blk_q8_k *ab, int64_t ns, struct gvk_act 
 		const int8_t *q = ab[i].qs;
 		int16_t s16[32] __attribute__((aligned(64))) = { 0 };
 
+		GV_UNROLL
 		for (int k = 0; k < 4; k++)
 			o[i].a[k] = qg_ld2x32(q + 128 * (k / 2) + 32 * (k % 2), q + 128 * (k / 2) + 64 + 32 * (k % 2), true);
 		for (int j = 0; j < 8; j++)
@@ -218,6 +310,7 @@ static void gvk_prep_q4_k(const struct blk_q8_k *ab, int64_t ns, struct gvk_act 
 static void gvk_prep_q6_k(const struct blk_q8_k *ab, int64_t ns, struct gvk_act *o)
 {
 	for (int64_t i = 0; i < ns; i++) {
+		GV_UNROLL
 		for (int k = 0; k < 4; k++)
 			o[i].a[k] = _mm512_loadu_si512((const void *)(ab[i].qs + 64 * k));
 		o[i].s = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)ab[i].bsums));
@@ -272,80 +365,130 @@ QG_INLINE __m512i gv_scales_k4(const uint8_t *s)
 	return _mm512_or_si512(p, q);
 }
 
-/* Lanes 0-7 of the result: the scale sums (times d); lanes 8-15: the min
- * sums (times -dmin), so one convert and one FMA finish the superblock. */
-QG_INLINE __m512 gv_q4_k(const uint8_t *p, const struct gvk_act *g, __m512 acc)
+/* A decoded superblock of one weight row: the quants of the four steps,
+ * their int16 scale vectors, the mins (Q4_K: int16 lanes 16..23) or the
+ * scales (Q6_K: 16 int16 in the low half), and the float scale(s). */
+struct gvk_w {
+	__m512i u[4], sc[4], mn;
+	__m512 dd;
+};
+
+/* Q4_K: dd = d at lanes 0-7, dmin at 8-15. */
+QG_INLINE void xw_q4_k(const uint8_t *p, struct gvk_w *o)
 {
 	const struct blk_q4_k *b = (const struct blk_q4_k *)p;
 	const __m512i m15 = _mm512_set1_epi8(15);
 	__m512i sm = gv_scales_k4(b->scales);
 	__m512i q0 = _mm512_loadu_si512((const void *)b->qs), q1 = _mm512_loadu_si512((const void *)(b->qs + 64));
-	__m512i u[4], i32 = _mm512_setzero_si512(), z;
-	__m256i dd;
 	int32_t dm;
 
-	u[0] = _mm512_and_si512(q0, m15);
-	u[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m15);
-	u[2] = _mm512_and_si512(q1, m15);
-	u[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m15);
+	o->u[0] = _mm512_and_si512(q0, m15);
+	o->u[1] = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m15);
+	o->u[2] = _mm512_and_si512(q1, m15);
+	o->u[3] = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m15);
+	GV_UNROLL
 	for (int k = 0; k < 4; k++)
-		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(u[k], g->a[k]), _mm512_shuffle_epi8(sm, gv_tab(3 + k)));
-	z = _mm512_madd_epi16(_mm512_shuffle_epi8(sm, gv_tab(7)), g->s);
+		o->sc[k] = _mm512_shuffle_epi8(sm, gv_tab(3 + k));
+	o->mn = _mm512_shuffle_epi8(sm, gv_tab(7));
+	memcpy(&dm, p, 4);
+	o->dd = _mm512_cvtph_ps(_mm256_shuffle_epi8(_mm256_set1_epi32(dm),
+						    _mm256_load_si256((const __m256i *)gv_dd_tab)));
+}
+
+/* Lanes 0-7: the scale sums (times d * da); lanes 8-15: the min sums
+ * (times -dmin * da), so one convert and one FMA finish the superblock. */
+QG_INLINE __m512 xd_q4_k(const struct gvk_w *w, const struct gvk_act *x, __m512 acc)
+{
+	__m512i i32 = _mm512_setzero_si512(), z;
+
+	GV_UNROLL
+	for (int k = 0; k < 4; k++)
+		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(w->u[k], x->a[k]), w->sc[k]);
+	z = _mm512_madd_epi16(w->mn, x->s);
 	z = _mm512_mask_blend_epi32(0xff00, _mm512_castsi256_si512(_mm256_add_epi32(
 		_mm512_castsi512_si256(i32), _mm512_extracti64x4_epi64(i32, 1))), z);
-	memcpy(&dm, p, 4);
-	dd = _mm256_shuffle_epi8(_mm256_set1_epi32(dm), _mm256_load_si256((const __m256i *)gv_dd_tab));
-	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(z), _mm512_mul_ps(_mm512_cvtph_ps(dd), g->da), acc);
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(z), _mm512_mul_ps(w->dd, x->da), acc);
 }
 
 /* Q6_K: the tile decoder's order (natural); the offset 32 meets the bsums. */
-QG_INLINE __m512 gv_q6_k(const uint8_t *p, const struct gvk_act *g, __m512 acc)
+QG_INLINE void xw_q6_k(const uint8_t *p, struct gvk_w *o)
 {
 	const struct blk_q6_k *b = (const struct blk_q6_k *)p;
 	const __m512i m15 = _mm512_set1_epi8(15), m3 = _mm512_set1_epi8(3);
 	__m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
 	__m512i sc5 = _mm512_castsi256_si512(sc);
-	__m512i i32 = _mm512_setzero_si512();
-	__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc, _mm512_castsi512_si256(g->s)), 5);
 
+	GV_UNROLL
 	for (int h = 0; h < 2; h++) {
 		__m512i l = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
 		__m256i q = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
 		__m512i hh = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 2), 1);
-		__m512i u0 = _mm512_or_si512(_mm512_and_si512(l, m15),
-					     _mm512_slli_epi16(_mm512_and_si512(hh, m3), 4));
-		__m512i u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m15),
-					     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hh, 4), m3), 4));
 
-		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(u0, g->a[2 * h]),
-				_mm512_permutexvar_epi16(qg_idx(qg_idx16[2 * h]), sc5));
-		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(u1, g->a[2 * h + 1]),
-				_mm512_permutexvar_epi16(qg_idx(qg_idx16[2 * h + 1]), sc5));
+		o->u[2 * h] = _mm512_or_si512(_mm512_and_si512(l, m15),
+					      _mm512_slli_epi16(_mm512_and_si512(hh, m3), 4));
+		o->u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m15),
+						  _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hh, 4), m3), 4));
 	}
-	i32 = _mm512_sub_epi32(i32, _mm512_zextsi256_si512(off));
-	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32),
-			       _mm512_mul_ps(_mm512_cvtph_ps(_mm256_set1_epi16((short)b->d)), g->da), acc);
+	GV_UNROLL
+	for (int k = 0; k < 4; k++)
+		o->sc[k] = _mm512_permutexvar_epi16(qg_idx(qg_idx16[k]), sc5);
+	o->mn = _mm512_zextsi256_si512(sc);
+	o->dd = _mm512_cvtph_ps(_mm256_set1_epi16((short)b->d));
 }
 
-typedef __m512 (*gvk_fn)(const uint8_t *p, const struct gvk_act *g, __m512 acc);
+QG_INLINE __m512 xd_q6_k(const struct gvk_w *w, const struct gvk_act *x, __m512 acc)
+{
+	__m512i i32 = _mm512_setzero_si512();
+	__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(_mm512_castsi512_si256(w->mn),
+							  _mm512_castsi512_si256(x->s)), 5);
+
+	GV_UNROLL
+	for (int k = 0; k < 4; k++)
+		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(w->u[k], x->a[k]), w->sc[k]);
+	i32 = _mm512_sub_epi32(i32, _mm512_zextsi256_si512(off));
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32), _mm512_mul_ps(w->dd, x->da), acc);
+}
+
+typedef void (*xwk_fn)(const uint8_t *p, struct gvk_w *o);
+typedef __m512 (*xdk_fn)(const struct gvk_w *w, const struct gvk_act *x, __m512 acc);
 typedef void (*gvk_prep_fn)(const struct blk_q8_k *ab, int64_t ns, struct gvk_act *o);
 
-QG_INLINE void gvk_rows(const uint8_t *w, size_t ws, int64_t ns, size_t bs,
-			const struct gvk_act *act, float *out, bool add, const int R, gvk_fn fn)
+/* NR x NC tile, as tile32x: superblocks are never partial. */
+QG_INLINE void tilekx(const uint8_t *w, size_t ws, int64_t ns, size_t bs, const struct gvk_act *x,
+		      size_t xs, float *out, size_t os, bool add, bool pf, const int NR, const int NC,
+		      xwk_fn dec, xdk_fn dot)
 {
-	__m512 acc[GV_NR];
+	__m512 acc[GV_NR][GVK_TC];
 
-	for (int r = 0; r < R; r++)
-		acc[r] = _mm512_setzero_ps();
+	GV_UNROLL
+	for (int r = 0; r < NR; r++)
+		GV_UNROLL
+		for (int c = 0; c < NC; c++)
+			acc[r][c] = _mm512_setzero_ps();
 	for (int64_t i = 0; i < ns; i++)
-		for (int r = 0; r < R; r++)
-			acc[r] = fn(w + (size_t)r * ws + (size_t)i * bs, &act[i], acc[r]);
-	for (int r = 0; r < R; r++)
-		out[r] = (add ? out[r] : 0.0f) + _mm512_reduce_add_ps(acc[r]);
+		GV_UNROLL
+		for (int r = 0; r < NR; r++) {
+			const uint8_t *p = w + (size_t)r * ws + (size_t)i * bs;
+			struct gvk_w rw;
+
+			if (pf)
+				for (size_t o = 0; o < bs; o += 64)
+					_mm_prefetch((const char *)p + NR * ws + o, _MM_HINT_T0);
+			dec(p, &rw);
+			GV_UNROLL
+			for (int c = 0; c < NC; c++)
+				acc[r][c] = dot(&rw, x + (size_t)c * xs + i, acc[r][c]);
+		}
+	GV_UNROLL
+	for (int r = 0; r < NR; r++)
+		GV_UNROLL
+		for (int c = 0; c < NC; c++)
+			out[(size_t)c * os + r] = (add ? out[(size_t)c * os + r] : 0.0f) +
+						  _mm512_reduce_add_ps(acc[r][c]);
 }
 
 QG_INLINE void gvk(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out,
-		   size_t bs, gvk_prep_fn prep, gvk_fn fn)
+		   size_t bs, gvk_prep_fn prep, xwk_fn dec, xdk_fn dot)
 {
 	struct gvk_act act[GV_KC / 256];
 
@@ -356,34 +499,92 @@ QG_INLINE void gvk(int64_t n, int64_t nr, const void *w, size_t ws, const void *
 
 		prep((const struct blk_q8_k *)a + k0 / 256, ns, act);
 		for (; r + GV_NR <= nr; r += GV_NR)
-			gvk_rows(wk + (size_t)r * ws, ws, ns, bs, act, out + r, k0 > 0, GV_NR, fn);
+			tilekx(wk + (size_t)r * ws, ws, ns, bs, act, 0, out + r, 0, k0 > 0, true, GV_NR, 1, dec, dot);
 		for (; r < nr; r++)
-			gvk_rows(wk + (size_t)r * ws, ws, ns, bs, act, out + r, k0 > 0, 1, fn);
+			tilekx(wk + (size_t)r * ws, ws, ns, bs, act, 0, out + r, 0, k0 > 0, true, 1, 1, dec, dot);
 	}
+}
+
+#define GV_CASESK(NCV, ...)                                                                     \
+	switch (NCV) {                                                                          \
+	case 1: tilekx(__VA_ARGS__, 1, 1, dec, dot); break;                                     \
+	case 2: tilekx(__VA_ARGS__, 1, 2, dec, dot); break;                                     \
+	case 3: tilekx(__VA_ARGS__, 1, 3, dec, dot); break;                                     \
+	case 4: tilekx(__VA_ARGS__, 1, 4, dec, dot); break;                                     \
+	case 5: tilekx(__VA_ARGS__, 1, 5, dec, dot); break;                                     \
+	case 6: tilekx(__VA_ARGS__, 1, 6, dec, dot); break;                                     \
+	case 7: tilekx(__VA_ARGS__, 1, 7, dec, dot); break;                                     \
+	default: tilekx(__VA_ARGS__, 1, 8, dec, dot); break;                                    \
+	}
+
+/* Each row decoded once per GVK_TC columns (its 10 vectors stay in
+ * registers next to the GVK_TC accumulators). */
+QG_INLINE void xgk(int64_t n, int64_t nr, int64_t nc, const void *w, size_t ws, const void *x,
+		   size_t xs, float *out, size_t os, size_t bs, xwk_fn dec, xdk_fn dot)
+{
+	const int64_t ns = n / 256;
+	const size_t xg = xs / sizeof(struct gvk_act);
+
+	for (int64_t c = 0; c < nc; c += GVK_TC)
+		for (int64_t r = 0; r < nr; r++) {
+			int tc = nc - c < GVK_TC ? (int)(nc - c) : GVK_TC;
+
+			GV_CASESK(tc, (const uint8_t *)w + (size_t)r * ws, ws, ns, bs,
+				  (const struct gvk_act *)x + (size_t)c * xg, xg, out + (size_t)c * os + r, os,
+				  false, false)
+		}
 }
 
 /* ==== instantiation ===================================================== */
 
-static void gv_q4_0_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out)
+/* Prepared activation rows: the tables above for a whole row. */
+static size_t xs32(int64_t n)
 {
-	gv32(n, nr, w, ws, a, out, sizeof(struct blk_q4_0), 8, true, gv_q4_0);
+	return (size_t)((n / 32 + 3) / 4) * sizeof(struct gv32_act);
 }
 
-static void gv_q4_k_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out)
+static size_t xsk(int64_t n)
 {
-	gvk(n, nr, w, ws, a, out, sizeof(struct blk_q4_k), gvk_prep_q4_k, gv_q4_k);
+	return (size_t)(n / 256) * sizeof(struct gvk_act);
 }
 
-static void gv_q6_k_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out)
-{
-	gvk(n, nr, w, ws, a, out, sizeof(struct blk_q6_k), gvk_prep_q6_k, gv_q6_k);
-}
+#define GV_DEF32(T, BIAS, NIB)                                                                  \
+	static void gv_##T##_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a,     \
+				 float *out)                                                     \
+	{                                                                                       \
+		gv32(n, nr, w, ws, a, out, sizeof(struct blk_##T), BIAS, NIB, xw_##T, xd_##T);  \
+	}                                                                                       \
+	static void xp_##T(const void *a, void *x, int64_t n)                                   \
+	{                                                                                       \
+		gv32_prep(a, n / 32, BIAS, NIB, x);                                             \
+	}                                                                                       \
+	static void xg_##T(int64_t n, int64_t nr, int64_t nc, const void *w, size_t ws,         \
+			   const void *x, size_t xs, float *out, size_t os)                     \
+	{                                                                                       \
+		xg32(n, nr, nc, w, ws, x, xs, out, os, sizeof(struct blk_##T), xw_##T, xd_##T); \
+	}
 
+#define GV_DEFK(T)                                                                              \
+	static void gv_##T##_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a,     \
+				 float *out)                                                     \
+	{                                                                                       \
+		gvk(n, nr, w, ws, a, out, sizeof(struct blk_##T), gvk_prep_##T, xw_##T, xd_##T); \
+	}                                                                                       \
+	static void xp_##T(const void *a, void *x, int64_t n)                                   \
+	{                                                                                       \
+		gvk_prep_##T(a, n / 256, x);                                                    \
+	}                                                                                       \
+	static void xg_##T(int64_t n, int64_t nr, int64_t nc, const void *w, size_t ws,         \
+			   const void *x, size_t xs, float *out, size_t os)                     \
+	{                                                                                       \
+		xgk(n, nr, nc, w, ws, x, xs, out, os, sizeof(struct blk_##T), xw_##T, xd_##T);  \
+	}
+
+GV_DEF32(q4_0, 8, true)
+GV_DEFK(q4_k)
+GV_DEFK(q6_k)
 #ifdef QUANT_AVX512_VNNI
-static void gv_q8_0_run(int64_t n, int64_t nr, const void *w, size_t ws, const void *a, float *out)
-{
-	gv32(n, nr, w, ws, a, out, sizeof(struct blk_q8_0), 128, false, gv_q8_0);
-}
+GV_DEF32(q8_0, 128, false)
 #endif
 
 #endif

@@ -18,7 +18,8 @@
  * one block is visible.)  Mutants check that the test can fail: a kernel fed
  * nibble-swapped weights, one that misses the last block, and one that
  * scales the first block by 1.5 must all be rejected.  The mat-vec kernels
- * (gemv) are checked row by row against the same oracle. */
+ * (gemv) and the prepared-activation products (xgemm) are checked result
+ * by result against the same oracle. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -440,6 +441,111 @@ static void test_gemv_all(void **state)
 	print_message("checked %d gemv results\n", checked);
 }
 
+/* Prepared-activation products (xprep + xgemm), where a kernel set has
+ * them: every tile edge from 1 x 1 to GX_ROWS x GX_COLS (past the kernels'
+ * register tiles, 4 x 4 and 1 x 8), the row lengths of the gemv test,
+ * weights packed at an odd offset in an exact-size buffer; each result
+ * against the oracle, nothing written outside the product. */
+#define GX_ROWS 6
+#define GX_COLS 10
+
+static void test_xgemm_all(void **state)
+{
+	static const int64_t nblocks32[] = { 1, 3, 4, 5, 9, 260 };
+	static const int64_t nblocks256[] = { 1, 2, 33 };
+	struct engine_cpu_caps caps;
+	int checked = 0;
+
+	(void)state;
+	engine_cpu_caps_get(&caps);
+	for (size_t ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+		enum quant_type t = weight_types[ti];
+		const struct quant_traits *q = quant_traits_of(t);
+		const struct quant_traits *qa = quant_traits_of(q->vec_dot_type);
+		bool k256 = q->block_size == 256;
+		size_t nsizes = k256 ? 3 : 6;
+
+		if (!q->quantized)
+			continue;
+		for (size_t si = 0; si < nsizes; si++) {
+			int64_t n = (k256 ? nblocks256[si] : nblocks32[si]) * q->block_size;
+			size_t ws = quant_row_size(t, n), as = quant_row_size(q->vec_dot_type, n);
+			uint8_t *wbuf = malloc(ws * GX_ROWS + 2), *w = wbuf + 2;
+			uint8_t *a = malloc(as * GX_COLS);
+			float *wf = malloc((size_t)n * sizeof(float) * GX_ROWS);
+			float *af = malloc((size_t)n * sizeof(float));
+			double ref[GX_COLS][GX_ROWS], mag[GX_COLS][GX_ROWS];
+
+			assert_true(wbuf && a && wf && af);
+			for (int r = 0; r < GX_ROWS; r++) {
+				random_row(t, w + ws * r, n, 0.0f, 1e6f);
+				q->to_float(w + ws * r, wf + (size_t)n * r, n);
+			}
+			for (int c = 0; c < GX_COLS; c++) {
+				for (int64_t i = 0; i < n; i++)
+					af[i] = rndf() * (i % 5 == 0 ? 3.0f : 1.0f);
+				qa->from_float(af, a + as * c, n);
+				qa->to_float(a + as * c, af, n);
+				for (int r = 0; r < GX_ROWS; r++) {
+					ref[c][r] = mag[c][r] = 0.0;
+					for (int64_t i = 0; i < n; i++) {
+						double p = (double)wf[(size_t)n * r + i] * af[i];
+
+						ref[c][r] += p;
+						mag[c][r] += fabs(p);
+					}
+				}
+			}
+			for (int isa = 0; isa <= (int)caps.best; isa++) {
+				size_t xs;
+				uint8_t *x;
+
+				assert_int_equal(engine_cpu_set_isa((enum engine_isa)isa), 0);
+				if (q->xgemm == NULL)
+					continue;
+				assert_true(q->xsize && q->xprep);
+				xs = q->xsize(n);
+				assert_true(xs > 0 && xs % 64 == 0);
+				x = aligned_alloc(64, xs * GX_COLS);
+				assert_non_null(x);
+				for (int c = 0; c < GX_COLS; c++)
+					q->xprep(a + as * c, x + xs * c, n);
+				for (int nr = 1; nr <= GX_ROWS; nr++)
+					for (int nc = 1; nc <= GX_COLS; nc++) {
+						float out[GX_COLS][GX_ROWS + 1];
+
+						for (int c = 0; c < GX_COLS; c++)
+							for (int r = 0; r <= GX_ROWS; r++)
+								out[c][r] = -12345.0f;
+						q->xgemm(n, nr, nc, w, ws, x, xs, &out[0][0], GX_ROWS + 1);
+						for (int c = 0; c < GX_COLS; c++)
+							for (int r = 0; r <= GX_ROWS; r++) {
+								if (c >= nc || r >= nr) {
+									if (out[c][r] != -12345.0f)
+										fail_msg("%s %s xgemm %dx%d wrote outside",
+											 q->name, engine_isa_name((enum engine_isa)isa), nr, nc);
+									continue;
+								}
+								if (!(fabs(out[c][r] - ref[c][r]) <= TOL * mag[c][r] + 1e-30))
+									fail_msg("%s n=%lld %s xgemm %dx%d (%d,%d): %.9g, reference %.9g",
+										 q->name, (long long)n,
+										 engine_isa_name((enum engine_isa)isa), nr, nc, r, c,
+										 out[c][r], ref[c][r]);
+								checked++;
+							}
+					}
+				free(x);
+			}
+			free(wbuf);
+			free(a);
+			free(wf);
+			free(af);
+		}
+	}
+	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
+	print_message("checked %d xgemm results\n", checked);
+}
+
 /* The vectorized activation quantizers give the scalar ones' bytes. */
 static void test_from_float_isa(void **state)
 {
@@ -484,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_vec_dot_zero),
 		/* last: the mutant test's verdicts depend on its random draws */
 		cmocka_unit_test(test_gemv_all),
+		cmocka_unit_test(test_xgemm_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
