@@ -354,6 +354,7 @@ static int plan_build(struct sbx_plan *pl, const struct tools_sandbox_policy *p,
 	pl->uid = getuid();
 	pl->gid = getgid();
 	pl->as_root = geteuid() == 0;
+	pl->announce = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0;
 	pl->net = p->network;
 	pl->memory = p->memory ? p->memory : SBX_DEFAULT_MEMORY;
 	pl->nproc = p->nproc ? p->nproc : SBX_DEFAULT_NPROC;
@@ -454,6 +455,17 @@ static void close_pair(int p[2])
 		}
 }
 
+static void close_child_ends(struct sbx_run *io)
+{
+	int *ends[] = { &io->ctl[0], &io->msg[1], &io->out[1], &io->err[1] };
+
+	for (size_t i = 0; i < 4; i++)
+		if (*ends[i] >= 0) {
+			close(*ends[i]);
+			*ends[i] = -1;
+		}
+}
+
 /* One attempt.  Fills r (output, status) and returns an outcome; on
  * RUN_FATAL/RUN_NSFAIL the reason is in why. */
 static enum run_outcome run_plan(struct sbx_plan *pl, const struct tools_sandbox_policy *p,
@@ -509,7 +521,18 @@ static enum run_outcome run_plan(struct sbx_plan *pl, const struct tools_sandbox
 			oc = RUN_NSFAIL;
 			goto out;
 		}
-		int mrc = write_maps(pid, pl->uid, pl->gid);
+		int mrc = 0;
+
+		close_child_ends(&io); /* so a dead init reads as EOF */
+		if (pl->announce) {
+			struct sbx_msg m;
+
+			if (read(io.msg[0], &m, sizeof(m)) != (ssize_t)sizeof(m) ||
+			    m.kind != SBX_MSG_READY)
+				mrc = -EPROTO;
+		}
+		if (mrc == 0)
+			mrc = write_maps(pid, pl->uid, pl->gid);
 
 		if (mrc < 0) {
 			snprintf(why, whycap, "writing the uid/gid maps: %s", strerror(-mrc));
@@ -529,11 +552,7 @@ static enum run_outcome run_plan(struct sbx_plan *pl, const struct tools_sandbox
 			goto out;
 		}
 	}
-	close(io.ctl[0]);
-	close(io.msg[1]);
-	close(io.out[1]);
-	close(io.err[1]);
-	io.ctl[0] = io.msg[1] = io.out[1] = io.err[1] = -1;
+	close_child_ends(&io);
 	if (write(io.ctl[1], "g", 1) != 1) {
 		/* init died already; its status tells */
 	}
@@ -562,9 +581,12 @@ static enum run_outcome run_plan(struct sbx_plan *pl, const struct tools_sandbox
 					io.ctl[1] = -1;
 					kill_at = now + 1000000;
 				}
+				deadline = now + 10000000; /* for the kill to take */
 			} else if (kill_at) {
 				kill(pid, SIGKILL);
 				kill_at = 0;
+			} else {
+				break; /* reaped below, blocking */
 			}
 			continue;
 		}

@@ -361,6 +361,10 @@ __attribute__((noreturn)) static void init_ns(struct sbx_plan *plan)
 	int st, cmd_status = -1, rc;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (plan->announce) {
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		send_msg(plan, SBX_MSG_READY, 0, "ready");
+	}
 	/* invariant 2 */
 	if (read(plan->ctl_rd, &go, 1) != 1)
 		_exit(127);

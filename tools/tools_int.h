@@ -54,6 +54,9 @@ struct sbx_plan {
 	int landlock_abi;
 	bool use_ns;
 	bool as_root;              /* the caller's uid is 0 */
+	bool announce;             /* the parent is not dumpable (it changed
+				    * uid): init makes itself dumpable, so its
+				    * maps can be written, and says so first */
 	uid_t uid;
 	gid_t gid;
 	enum tools_net net;
@@ -83,6 +86,7 @@ enum sbx_msg_kind {
 	SBX_MSG_FATAL = 'E',   /* a planned layer could not be applied */
 	SBX_MSG_EXEC = 'X',    /* execve failed */
 	SBX_MSG_STATUS = 'W',  /* init's report: the command's wait status */
+	SBX_MSG_READY = 'R',   /* init is dumpable: the maps may be written */
 };
 
 struct sbx_msg {
