@@ -62,13 +62,16 @@ static int check_url(const char *url, const char *const *hosts, size_t n)
 	if (u == NULL)
 		return tools_seterr(TOOLS_EIO, "out of memory");
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
 		rc = tools_seterr(TOOLS_EINVAL, "'%s' is not a valid URL", url);
 		goto out;
 	}
 	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
 		rc = tools_seterr(TOOLS_EDENIED, "'%s': only http and https are allowed", url);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		rc = tools_seterr(TOOLS_EINVAL, "'%s' has no host", url);
 		goto out;
 	}
 	if (!net_host_allowed(host, hosts, n))

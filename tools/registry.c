@@ -96,10 +96,17 @@ static int run_shell(struct tools_ctx *ctx, json_t *args, struct tools_result *o
 	out->exit_status = r.timed_out ? 124 : r.signal ? 128 + r.signal : r.exit_code;
 	out->out_bytes = r.out_total + r.err_total;
 	out->truncated = r.out_truncated || r.err_truncated;
-	set_text(out, "%s%s%s%s[exit %d%s%s]", r.out, r.err_len ? "\n[stderr]\n" : "", r.err,
-		 (r.out_len || r.err_len) ? "\n" : "", out->exit_status,
+	{
+		const char *last = r.err_len ? r.err + r.err_len - 1 :
+				   r.out_len ? r.out + r.out_len - 1 : NULL;
+
+		set_text(out, "%s%s%s%s[exit %d%s%s]", r.out,
+			 r.err_len ? (r.out_len && r.out[r.out_len - 1] != '\n' ?
+				      "\n[stderr]\n" : "[stderr]\n") : "",
+			 r.err, last && *last != '\n' ? "\n" : "", out->exit_status,
 		 r.timed_out ? ", killed at the timeout" : "",
 		 out->truncated ? ", output truncated" : "");
+	}
 	json_object_set_new(fields, "exit_code", json_integer(r.exit_code));
 	json_object_set_new(fields, "signal", json_integer(r.signal));
 	json_object_set_new(fields, "timed_out", json_boolean(r.timed_out));
