@@ -191,8 +191,13 @@ static void test_validation(void **state)
 		assert_int_equal(r.exit_status, -1);
 		tools_result_clear(&r);
 	}
-	for (size_t i = 0; tools_name(i); i++)
-		assert_non_null(json_loads(tools_schema(i), 0, NULL)); /* leaks nothing big */
+	for (size_t i = 0; tools_name(i); i++) {
+		json_t *schema = json_loads(tools_schema(i), 0, NULL);
+
+		assert_non_null(schema);
+		assert_non_null(tools_description(i));
+		json_decref(schema);
+	}
 	tools_ctx_close(c);
 }
 
