@@ -240,25 +240,18 @@ QG_INLINE void gv32(int64_t n, int64_t nr, const void *w, size_t ws, const void 
 	}
 }
 
-/* Row tiles of up to GV_TR x GV_TC over prepared rows (xs bytes apart). */
+/* Tiles of GV_TR or 1 rows x 1..GV_TC columns over prepared rows (xs bytes
+ * apart); few shapes, to keep the compile time of this file bounded. */
 #define GV_CASES32(NRV, NCV, ...)                                                               \
-	switch ((NRV - 1) * GV_TC + (NCV - 1)) {                                                \
+	switch ((NRV == GV_TR) * GV_TC + (NCV - 1)) {                                           \
 	case 0: tile32x(__VA_ARGS__, 1, 1, dec, dot); break;                                    \
 	case 1: tile32x(__VA_ARGS__, 1, 2, dec, dot); break;                                    \
 	case 2: tile32x(__VA_ARGS__, 1, 3, dec, dot); break;                                    \
 	case 3: tile32x(__VA_ARGS__, 1, 4, dec, dot); break;                                    \
-	case 4: tile32x(__VA_ARGS__, 2, 1, dec, dot); break;                                    \
-	case 5: tile32x(__VA_ARGS__, 2, 2, dec, dot); break;                                    \
-	case 6: tile32x(__VA_ARGS__, 2, 3, dec, dot); break;                                    \
-	case 7: tile32x(__VA_ARGS__, 2, 4, dec, dot); break;                                    \
-	case 8: tile32x(__VA_ARGS__, 3, 1, dec, dot); break;                                    \
-	case 9: tile32x(__VA_ARGS__, 3, 2, dec, dot); break;                                    \
-	case 10: tile32x(__VA_ARGS__, 3, 3, dec, dot); break;                                   \
-	case 11: tile32x(__VA_ARGS__, 3, 4, dec, dot); break;                                   \
-	case 12: tile32x(__VA_ARGS__, 4, 1, dec, dot); break;                                   \
-	case 13: tile32x(__VA_ARGS__, 4, 2, dec, dot); break;                                   \
-	case 14: tile32x(__VA_ARGS__, 4, 3, dec, dot); break;                                   \
-	default: tile32x(__VA_ARGS__, 4, 4, dec, dot); break;                                   \
+	case 4: tile32x(__VA_ARGS__, GV_TR, 1, dec, dot); break;                                \
+	case 5: tile32x(__VA_ARGS__, GV_TR, 2, dec, dot); break;                                \
+	case 6: tile32x(__VA_ARGS__, GV_TR, 3, dec, dot); break;                                \
+	default: tile32x(__VA_ARGS__, GV_TR, 4, dec, dot); break;                               \
 	}
 
 QG_INLINE void xg32(int64_t n, int64_t nr, int64_t nc, const void *w, size_t ws, const void *x,
@@ -268,13 +261,14 @@ QG_INLINE void xg32(int64_t n, int64_t nr, int64_t nc, const void *w, size_t ws,
 	const size_t xg = xs / sizeof(struct gv32_act);
 
 	for (int64_t c = 0; c < nc; c += GV_TC)
-		for (int64_t r = 0; r < nr; r += GV_TR) {
-			int tr = nr - r < GV_TR ? (int)(nr - r) : GV_TR;
+		for (int64_t r = 0; r < nr;) {
+			int tr = nr - r < GV_TR ? 1 : GV_TR;
 			int tc = nc - c < GV_TC ? (int)(nc - c) : GV_TC;
 
 			GV_CASES32(tr, tc, (const uint8_t *)w + (size_t)r * ws, ws, nb, bs,
 				   (const struct gv32_act *)x + (size_t)c * xg, xg, out + (size_t)c * os + r, os,
 				   false, false)
+			r += tr;
 		}
 }
 
@@ -505,34 +499,34 @@ QG_INLINE void gvk(int64_t n, int64_t nr, const void *w, size_t ws, const void *
 	}
 }
 
-#define GV_CASESK(NCV, ...)                                                                     \
-	switch (NCV) {                                                                          \
-	case 1: tilekx(__VA_ARGS__, 1, 1, dec, dot); break;                                     \
-	case 2: tilekx(__VA_ARGS__, 1, 2, dec, dot); break;                                     \
-	case 3: tilekx(__VA_ARGS__, 1, 3, dec, dot); break;                                     \
-	case 4: tilekx(__VA_ARGS__, 1, 4, dec, dot); break;                                     \
-	case 5: tilekx(__VA_ARGS__, 1, 5, dec, dot); break;                                     \
-	case 6: tilekx(__VA_ARGS__, 1, 6, dec, dot); break;                                     \
-	case 7: tilekx(__VA_ARGS__, 1, 7, dec, dot); break;                                     \
-	default: tilekx(__VA_ARGS__, 1, 8, dec, dot); break;                                    \
-	}
-
 /* Each row decoded once per GVK_TC columns (its 10 vectors stay in
- * registers next to the GVK_TC accumulators). */
+ * registers next to the GVK_TC accumulators); narrower edges in halves. */
 QG_INLINE void xgk(int64_t n, int64_t nr, int64_t nc, const void *w, size_t ws, const void *x,
 		   size_t xs, float *out, size_t os, size_t bs, xwk_fn dec, xdk_fn dot)
 {
 	const int64_t ns = n / 256;
 	const size_t xg = xs / sizeof(struct gvk_act);
 
-	for (int64_t c = 0; c < nc; c += GVK_TC)
-		for (int64_t r = 0; r < nr; r++) {
-			int tc = nc - c < GVK_TC ? (int)(nc - c) : GVK_TC;
+	for (int64_t c = 0; c < nc;) {
+		int64_t left = nc - c;
+		int tc = left >= GVK_TC ? GVK_TC : left >= 4 ? 4 : left >= 2 ? 2 : 1;
 
-			GV_CASESK(tc, (const uint8_t *)w + (size_t)r * ws, ws, ns, bs,
-				  (const struct gvk_act *)x + (size_t)c * xg, xg, out + (size_t)c * os + r, os,
-				  false, false)
+		for (int64_t r = 0; r < nr; r++) {
+			const uint8_t *wr = (const uint8_t *)w + (size_t)r * ws;
+			const struct gvk_act *xc = (const struct gvk_act *)x + (size_t)c * xg;
+			float *o = out + (size_t)c * os + r;
+
+			if (tc == GVK_TC)
+				tilekx(wr, ws, ns, bs, xc, xg, o, os, false, false, 1, GVK_TC, dec, dot);
+			else if (tc == 4)
+				tilekx(wr, ws, ns, bs, xc, xg, o, os, false, false, 1, 4, dec, dot);
+			else if (tc == 2)
+				tilekx(wr, ws, ns, bs, xc, xg, o, os, false, false, 1, 2, dec, dot);
+			else
+				tilekx(wr, ws, ns, bs, xc, xg, o, os, false, false, 1, 1, dec, dot);
 		}
+		c += tc;
+	}
 }
 
 /* ==== instantiation ===================================================== */
