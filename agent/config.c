@@ -105,6 +105,15 @@ const char *config_value_text(const struct config *cfg,
 	return buf;
 }
 
+/* Messages quote the user's text (keys, values): keep them on one line by
+ * replacing control characters. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /* ---- the walk ---------------------------------------------------------- */
 
 struct walk {
@@ -164,6 +173,7 @@ static void warn_unknown(struct walk *w, const yaml_node_t *node,
 		 node->start_mark.column + 1, name,
 		 sug ? " (did you mean '" : " (ignored)", sug ? sug : "",
 		 sug ? "'?)" : "");
+	one_line(msg);
 	if (w->warn)
 		w->warn(w->ud, msg);
 }
@@ -339,6 +349,8 @@ int config_load_buffer(struct config *cfg, const char *name, const char *text,
 	yaml_document_delete(&doc);
 out_parser:
 	yaml_parser_delete(&parser);
+	if (rc < 0)
+		one_line(err);
 	return rc;
 }
 

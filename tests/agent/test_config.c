@@ -152,6 +152,8 @@ static void test_errors(void **state)
 		{ "engine:\n\tthreads: 2\n", ":2:1: ", "" },
 		{ "a: 'unterminated\n", ":2:1: ", "" },
 		{ "engine: {threads: 2}\nengine: [\n", ":3:1: ", "" },
+		/* the user's text is quoted, control characters and all: one line */
+		{ "engine:\n  backend: \"a\\nb\"\n", ":2:12: ", "invalid value 'a?b'" },
 	};
 	(void)state;
 
