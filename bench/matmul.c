@@ -13,44 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "model_int.h"
 
-static uint64_t rng_state = 0x452821e638d01377ull;
-static uint32_t rnd32(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 16);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void fill(const struct quant_traits *q, uint8_t *p, size_t n_blocks)
-{
-	float y[256];
-
-	for (size_t b = 0; b < n_blocks; b++) {
-		uint8_t *blk = p + b * q->type_size;
-		int ok;
-
-		do {
-			ok = 1;
-			for (size_t i = 0; i < q->type_size; i++)
-				blk[i] = (uint8_t)rnd32();
-			q->to_float(blk, y, q->block_size);
-			for (int64_t i = 0; i < q->block_size; i++)
-				if (!(fabsf(y[i]) < 1e3f))
-					ok = 0;
-		} while (!ok);
-	}
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -121,7 +86,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "out of memory\n");
 				return 1;
 			}
-			fill(q, w, wbytes / q->type_size);
+			fill(q, w, (int64_t)(wbytes / q->type_size) * q->block_size);
 			for (int64_t i = 0; i < K * n_batch; i++)
 				x[i] = (float)rnd32() / 4294967296.0f - 0.5f;
 			tensor(&tw, types[ti], K, R, w);
