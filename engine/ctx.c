@@ -148,7 +148,8 @@ int engine_ctx_new(struct engine_ctx **out, struct engine_model *m,
 		}
 	}
 	c->logits = malloc((size_t)(c->logits_all ? B : 1) * hp->n_vocab * sizeof(float));
-	if (c->logits == NULL) {
+	c->pos_host = malloc((size_t)B * sizeof(int32_t));
+	if (c->logits == NULL || c->pos_host == NULL) {
 		rc = engine_seterr(ENGINE_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -183,6 +184,7 @@ void engine_ctx_free(struct engine_ctx *c)
 	free(c->kcache);
 	free(c->vcache);
 	free(c->logits);
+	free(c->pos_host);
 	free(c);
 }
 

@@ -30,15 +30,14 @@ int forward_batch(struct engine_ctx *c, const int32_t *tokens, uint32_t n)
 	struct ctx_bufs *b = &c->b;
 	const enum act_kind act = hp->arch == ARCH_GEMMA3 ? ACT_GELU_TANH : ACT_SILU;
 	const uint32_t k_used = hp->n_expert_used;
-	int32_t pos[n];
 	struct etensor last, xn_last;
 	uint32_t n_out;
 	int rc;
 
 	for (uint32_t i = 0; i < n; i++)
-		pos[i] = (int32_t)(c->pos + i);
+		c->pos_host[i] = (int32_t)(c->pos + i);
 	if ((rc = ops->tensor_set(be, &b->ids, tokens, 0, n * sizeof(int32_t))) < 0 ||
-	    (rc = ops->tensor_set(be, &b->pos, pos, 0, n * sizeof(int32_t))) < 0)
+	    (rc = ops->tensor_set(be, &b->pos, c->pos_host, 0, n * sizeof(int32_t))) < 0)
 		return rc;
 
 	ops->get_rows(be, &b->x, &m->tok_embd, &b->ids, n, hp->embd_scale);

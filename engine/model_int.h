@@ -218,6 +218,7 @@ struct engine_ctx {
 	struct etensor *kcache, *vcache;  /* per layer [n_ctx][n_kv*hd] */
 	struct ctx_bufs b;
 	float *logits;                    /* host copy: [logits rows][n_vocab] */
+	int32_t *pos_host;                /* [n_batch] positions of the next batch */
 	size_t n_logit_rows;
 };
 
