@@ -1,5 +1,6 @@
 /* audit.c - the audit log: every run a user starts and every tool call
- * inside it (what ran, under which policy, how it ended, how much output). */
+ * inside it (what ran, under which policy, how it ended, how much output,
+ * and since schema 2 the output itself and why a call failed). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,35 @@ int store_run_end(struct store *st, int64_t run_id, int exit_status)
 	return rc;
 }
 
+/* Output as TEXT of an exact length: embedded NULs and invalid UTF-8 are
+ * kept as they came (SQLite stores TEXT bytes as given). */
+static void bind_bytes(sqlite3_stmt *s, int i, const char *p, size_t len)
+{
+	if (p == NULL)
+		sqlite3_bind_text(s, i, "", 0, SQLITE_STATIC);
+	else
+		sqlite3_bind_text64(s, i, p, len ? len : strlen(p), SQLITE_STATIC,
+				    SQLITE_UTF8);
+}
+
+/* A column's bytes, NUL-terminated and never NULL (NULL on out of memory
+ * only); *len gets their number. */
+static char *col_bytes(sqlite3_stmt *s, int col, size_t *len)
+{
+	const void *b = sqlite3_column_blob(s, col);
+	size_t n = (size_t)sqlite3_column_bytes(s, col);
+	char *d = malloc(n + 1);
+
+	*len = 0;
+	if (d == NULL)
+		return NULL;
+	if (n)
+		memcpy(d, b, n);
+	d[n] = '\0';
+	*len = n;
+	return d;
+}
+
 int store_tool_call_add(struct store *st, const struct store_tool_call *c,
 			int64_t *out_id)
 {
@@ -56,7 +86,8 @@ int store_tool_call_add(struct store *st, const struct store_tool_call *c,
 		return store_seterr(STORE_EINVAL, "a tool call needs the tool's name");
 	if (sqlite3_prepare_v2(st->db,
 		"INSERT INTO tool_calls (run_id, tool, args, policy, exit_status, "
-		"duration_ms, out_bytes, truncated) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+		"duration_ms, out_bytes, truncated, stdout, stderr, error, started_at) "
+		"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
 		-1, &s, NULL) != SQLITE_OK)
 		return store_sqlerr(st, "recording a tool call");
 	sqlite3_bind_int64(s, 1, c->run_id);
@@ -67,6 +98,11 @@ int store_tool_call_add(struct store *st, const struct store_tool_call *c,
 	sqlite3_bind_int64(s, 6, c->duration_ms);
 	sqlite3_bind_int64(s, 7, c->out_bytes);
 	sqlite3_bind_int(s, 8, c->truncated ? 1 : 0);
+	bind_bytes(s, 9, c->out, c->out_len);
+	bind_bytes(s, 10, c->err, c->err_len);
+	sqlite3_bind_text(s, 11, c->error ? c->error : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 12, c->started_at ? c->started_at :
+			   store_now_ms() - c->duration_ms);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = store_sqlerr(st, "recording a tool call");
 	else if (out_id)
@@ -136,7 +172,8 @@ int store_tool_call_list(struct store *st, int64_t run_id,
 	*n = 0;
 	if (sqlite3_prepare_v2(st->db,
 		"SELECT id, run_id, tool, args, policy, exit_status, duration_ms, "
-		"out_bytes, truncated FROM tool_calls WHERE run_id = ?1 ORDER BY id",
+		"out_bytes, truncated, stdout, stderr, error, started_at "
+		"FROM tool_calls WHERE run_id = ?1 ORDER BY id",
 		-1, &s, NULL) != SQLITE_OK)
 		return store_sqlerr(st, "listing tool calls");
 	sqlite3_bind_int64(s, 1, run_id);
@@ -155,6 +192,14 @@ int store_tool_call_list(struct store *st, int64_t run_id,
 		c->duration_ms = sqlite3_column_int64(s, 6);
 		c->out_bytes = sqlite3_column_int64(s, 7);
 		c->truncated = sqlite3_column_int(s, 8) != 0;
+		c->out = col_bytes(s, 9, &c->out_len);
+		c->err = col_bytes(s, 10, &c->err_len);
+		c->error = store_col_dup(s, 11);
+		c->started_at = sqlite3_column_int64(s, 12);
+		if (c->out == NULL || c->err == NULL || c->error == NULL) {
+			rc = store_seterr(STORE_EIO, "out of memory listing tool calls");
+			goto fail;
+		}
 	}
 	if (rc != SQLITE_DONE) {
 		rc = store_sqlerr(st, "listing tool calls");
@@ -176,6 +221,9 @@ void store_tool_calls_free(struct store_tool_call *c, size_t n)
 		free(c[i].tool);
 		free(c[i].args);
 		free(c[i].policy);
+		free(c[i].out);
+		free(c[i].err);
+		free(c[i].error);
 	}
 	free(c);
 }

@@ -37,6 +37,14 @@ const struct store_migration store_migrations[] = {
 	  "  truncated INTEGER NOT NULL DEFAULT 0 CHECK (truncated IN (0,1))\n"
 	  ");\n"
 	  "CREATE INDEX tool_calls_run ON tool_calls(run_id);\n" },
+	{ 2, "tool call transcripts",
+	  /* what a call printed (as captured, so capped), why a refused or
+	   * failed call failed, and when it started: an install's steps read
+	   * back as a transcript */
+	  "ALTER TABLE tool_calls ADD COLUMN stdout TEXT NOT NULL DEFAULT '';\n"
+	  "ALTER TABLE tool_calls ADD COLUMN stderr TEXT NOT NULL DEFAULT '';\n"
+	  "ALTER TABLE tool_calls ADD COLUMN error TEXT NOT NULL DEFAULT '';\n"
+	  "ALTER TABLE tool_calls ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;\n" },
 };
 
 const size_t store_n_migrations =

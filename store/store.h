@@ -119,6 +119,15 @@ struct store_tool_call {
 	int64_t duration_ms;
 	int64_t out_bytes;   /* bytes of output produced */
 	bool truncated;      /* output beyond the cap was dropped */
+	/* schema 2: the transcript */
+	char *out, *err;     /* the command's stdout and stderr as captured (so
+			      * capped); NULL = empty.  May hold any bytes. */
+	size_t out_len, err_len; /* their lengths; 0 with a non-NULL pointer
+			      * means strlen when written.  Read back: exact, and
+			      * out/err are NUL-terminated and never NULL. */
+	char *error;         /* why the call failed or was refused; NULL = "" */
+	int64_t started_at;  /* unix ms; 0 when written = now - duration_ms;
+			      * 0 when read for calls logged before schema 2 */
 };
 
 int store_run_begin(struct store *st, const char *kind, const char *subject,

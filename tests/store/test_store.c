@@ -206,8 +206,110 @@ static void test_audit_log(void **state)
 	assert_int_equal(calls[0].duration_ms, 1234);
 	assert_int_equal(calls[0].out_bytes, 1 << 20);
 	assert_true(calls[0].truncated);
+	/* no transcript given: empty, never NULL; the start is derived */
+	assert_string_equal(calls[0].out, "");
+	assert_int_equal(calls[0].out_len, 0);
+	assert_string_equal(calls[0].err, "");
+	assert_string_equal(calls[0].error, "");
+	assert_true(calls[0].started_at > 0);
 	store_tool_calls_free(calls, n);
 	store_close(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* Schema 2: a call's output comes back byte for byte (NULs and invalid
+ * UTF-8 included), with its error and start time. */
+static void test_transcript(void **state)
+{
+	static const char bin[] = "a\0b\xff\xfe\n"; /* 6 bytes */
+	char *dir = tu_mkdtemp("store");
+	struct store *st;
+	struct store_tool_call c = { 0 }, *calls;
+	int64_t run;
+	size_t n;
+	(void)state;
+
+	assert_int_equal(store_open(&st, dir, NULL), 0);
+	assert_int_equal(store_run_begin(st, "install", "x", &run), 0);
+	c.run_id = run;
+	c.tool = "shell";
+	c.out = "hello\nworld\n";            /* length by strlen */
+	c.err = (char *)bin;
+	c.err_len = sizeof(bin) - 1;
+	c.started_at = 1700000000123;
+	assert_int_equal(store_tool_call_add(st, &c, NULL), 0);
+	memset(&c, 0, sizeof(c));
+	c.run_id = run;
+	c.tool = "download";
+	c.exit_status = -1;
+	c.error = "sha256 mismatch for http://x/y";
+	assert_int_equal(store_tool_call_add(st, &c, NULL), 0);
+
+	assert_int_equal(store_tool_call_list(st, run, &calls, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(calls[0].out, "hello\nworld\n");
+	assert_int_equal(calls[0].out_len, 12);
+	assert_int_equal(calls[0].err_len, 6);
+	assert_memory_equal(calls[0].err, bin, 6);
+	assert_int_equal(calls[0].err[6], 0);
+	assert_int_equal(calls[0].started_at, 1700000000123);
+	assert_string_equal(calls[0].error, "");
+	assert_string_equal(calls[1].error, "sha256 mismatch for http://x/y");
+	assert_string_equal(calls[1].out, "");
+	assert_int_equal(calls[1].exit_status, -1);
+	store_tool_calls_free(calls, n);
+	store_close(st);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A database written by a schema-1 build migrates to the latest with its
+ * rows intact; the new columns read as empty. */
+static void test_migrate_from_v1(void **state)
+{
+	char *dir = tu_mkdtemp("store"), *path = db_path(dir), *v;
+	struct store *st;
+	struct store_tool_call *calls;
+	sqlite3 *db;
+	size_t n;
+	(void)state;
+
+	assert_int_equal(store_open_with(&st, dir, NULL, store_migrations, 1), 0);
+	assert_int_equal(store_schema_version(st), 1);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"INSERT INTO runs (id, kind, subject, started_at, ended_at, exit_status) "
+		"VALUES (7, 'exec', 'make', 1000, 2000, 0);"
+		"INSERT INTO tool_calls (id, run_id, tool, args, policy, exit_status, "
+		"duration_ms, out_bytes, truncated) VALUES (3, 7, 'shell', "
+		"'{\"argv\":[\"make\"]}', '{}', 0, 1000, 42, 1);", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(&st, dir, NULL), 0);
+	assert_int_equal(store_schema_version(st), store_schema_latest());
+	assert_true(store_schema_latest() >= 2);
+	assert_int_equal(store_tool_call_list(st, 7, &calls, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(calls[0].id, 3);
+	assert_string_equal(calls[0].args, "{\"argv\":[\"make\"]}");
+	assert_int_equal(calls[0].out_bytes, 42);
+	assert_true(calls[0].truncated);
+	assert_string_equal(calls[0].out, "");
+	assert_string_equal(calls[0].err, "");
+	assert_string_equal(calls[0].error, "");
+	assert_int_equal(calls[0].started_at, 0);
+	store_tool_calls_free(calls, n);
+	store_close(st);
+	v = query_text(path, "PRAGMA user_version");
+	assert_int_equal(atoi(v), store_schema_latest());
+	free(v);
+	v = query_text(path, "SELECT group_concat(name) FROM pragma_table_info('tool_calls')");
+	assert_non_null(strstr(v, "stdout,stderr,error,started_at"));
+	free(v);
+	free(path);
 	tu_rmtree(dir);
 	free(dir);
 }
@@ -354,6 +456,8 @@ int main(void)
 		cmocka_unit_test(test_table_counts),
 		cmocka_unit_test(test_skills_registry),
 		cmocka_unit_test(test_audit_log),
+		cmocka_unit_test(test_transcript),
+		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_not_a_database),
 		cmocka_unit_test(test_newer_schema_untouched),
 		cmocka_unit_test(test_failed_migration_rolls_back),
