@@ -17,7 +17,9 @@
  *     under Ubuntu's AppArmor userns restriction) the failure is remembered
  *     for the life of the process and the run is retried without them.
  *  4. Output beyond out_cap is read and counted but not kept, so a chatty
- *     command never blocks on a full pipe and never grows memory.
+ *     command never blocks on a full pipe and never grows memory.  Every
+ *     chunk read, kept or not, goes to the policy's on_output first, so a
+ *     caller can stream it (an install's progress) and see all of it.
  *  5. On timeout the whole tree dies: SIGKILL to init tears down the pid
  *     namespace; without one, init is asked to kill its descendants and
  *     gets SIGKILL itself if it has not finished within a second. */
@@ -418,9 +420,12 @@ struct sbx_capture {
 	size_t len, cap;
 	uint64_t total;
 	bool eof;
+	int stream;     /* 1 stdout, 2 stderr: for on_output */
 };
 
-static void capture_read(int fd, struct sbx_capture *c)
+/* Design note 4. */
+static void capture_read(int fd, struct sbx_capture *c,
+			 const struct tools_sandbox_policy *p)
 {
 	char tmp[65536];
 	ssize_t n = read(fd, tmp, sizeof(tmp));
@@ -431,6 +436,8 @@ static void capture_read(int fd, struct sbx_capture *c)
 		c->eof = true;
 		return;
 	}
+	if (p->on_output)
+		p->on_output(p->on_output_ud, c->stream, tmp, (size_t)n);
 	c->total += (uint64_t)n;
 	if (c->len < c->cap) {
 		size_t k = (size_t)n < c->cap - c->len ? (size_t)n : c->cap - c->len;
@@ -472,7 +479,7 @@ static enum run_outcome run_plan(struct sbx_plan *pl, const struct tools_sandbox
 				 struct tools_exec_result *r, char *why, size_t whycap)
 {
 	struct sbx_run io = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
-	struct sbx_capture out = { 0 }, err = { 0 };
+	struct sbx_capture out = { .stream = 1 }, err = { .stream = 2 };
 	uint64_t timeout_ms = p->timeout_ms ? p->timeout_ms : SBX_DEFAULT_TIMEOUT_MS;
 	int64_t start = now_us(), deadline, grace = 0, kill_at = 0;
 	enum run_outcome oc = RUN_OK;
@@ -605,9 +612,9 @@ static enum run_outcome run_plan(struct sbx_plan *pl, const struct tools_sandbox
 			if (!pf[i].revents)
 				continue;
 			if (pf[i].fd == io.out[0]) {
-				capture_read(io.out[0], &out);
+				capture_read(io.out[0], &out, p);
 			} else if (pf[i].fd == io.err[0]) {
-				capture_read(io.err[0], &err);
+				capture_read(io.err[0], &err, p);
 			} else if (pf[i].fd == io.msg[0]) {
 				struct sbx_msg m;
 				ssize_t n = read(io.msg[0], &m, sizeof(m));
@@ -632,6 +639,9 @@ static enum run_outcome run_plan(struct sbx_plan *pl, const struct tools_sandbox
 					int k = snprintf(err.buf + err.len, 250,
 							 "halo-agent: sandbox: %s\n", m.text);
 
+					if (k > 0 && p->on_output)
+						p->on_output(p->on_output_ud, 2, err.buf + err.len,
+							     (size_t)(k < 250 ? k : 249));
 					if (k > 0)
 						err.len += (size_t)(k < 250 ? k : 249);
 				}

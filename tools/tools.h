@@ -128,6 +128,14 @@ struct tools_sandbox_policy {
 	bool allow_unsandboxed;    /* a human's flag: run even with no confinement */
 	unsigned skip_layers;      /* tools_layer bits to treat as unavailable
 				    * (diagnosis and the tests' layer-by-layer proofs) */
+	/* Called from the capture loop with each chunk the command writes, as
+	 * it arrives, in order per stream (1 stdout, 2 stderr): every byte,
+	 * those past out_cap included (counted, not kept).  The sandbox's own
+	 * "halo-agent: sandbox: ..." line for an exec failure comes as stream 2
+	 * too.  On the calling thread; buf is valid during the call only.
+	 * NULL: output is only captured. */
+	void (*on_output)(void *ud, int stream, const char *buf, size_t len);
+	void *on_output_ud;
 };
 #define TOOLS_SANDBOX_POLICY_VERSION 1
 #define TOOLS_SANDBOX_POLICY_INIT { .version = TOOLS_SANDBOX_POLICY_VERSION }
@@ -215,7 +223,9 @@ enum tools_answer tools_ask_tty(void *ud, const char *tool, const char *summary,
 
 struct tools_ctx_opts {
 	unsigned version;                 /* TOOLS_CTX_OPTS_VERSION */
-	struct tools_sandbox_policy policy; /* for shell; its workspace is the tools' */
+	struct tools_sandbox_policy policy; /* for shell; its workspace is the tools';
+					     * its on_output streams the shell
+					     * tool's output as it comes */
 	const char *hosts[TOOLS_MAX_HOSTS]; /* "example.com", "*.example.com" */
 	size_t n_hosts;
 	enum tools_approval approval;

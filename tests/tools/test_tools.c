@@ -346,6 +346,93 @@ static void test_audit_log(void **state)
 	store_close(st);
 }
 
+/* ---- streaming output and the transcript ------------------------------------------------ */
+
+struct streams {
+	char *buf[3];
+	size_t len[3];
+	int calls;
+	bool bad_stream;
+};
+
+static void on_output(void *ud, int stream, const char *buf, size_t len)
+{
+	struct streams *s = ud;
+
+	if (stream != 1 && stream != 2) {
+		s->bad_stream = true;
+		return;
+	}
+	s->buf[stream] = realloc(s->buf[stream], s->len[stream] + len + 1);
+	assert_non_null(s->buf[stream]);
+	memcpy(s->buf[stream] + s->len[stream], buf, len);
+	s->len[stream] += len;
+	s->buf[stream][s->len[stream]] = '\0';
+	s->calls++;
+}
+
+static void streams_free(struct streams *s)
+{
+	free(s->buf[1]);
+	free(s->buf[2]);
+	memset(s, 0, sizeof(*s));
+}
+
+/* 300 numbered records on each stream, interleaved: 1500 bytes each */
+#define CHATTY "i=0; while [ $i -lt 300 ]; do printf 'o%03d\\n' $i; " \
+	"printf 'e%03d\\n' $i >&2; i=$((i+1)); done"
+
+static char *expected_records(char tag)
+{
+	char *e = malloc(300 * 5 + 1);
+
+	for (int i = 0; i < 300; i++)
+		snprintf(e + i * 5, 6, "%c%03d\n", tag, i);
+	return e;
+}
+
+static void test_stream_output(void **state)
+{
+	struct tools_sandbox_policy p = TOOLS_SANDBOX_POLICY_INIT;
+	struct tools_exec_result r;
+	struct streams s = { 0 };
+	const char *argv[] = { "/bin/sh", "-c", CHATTY, NULL };
+	char *eo = expected_records('o'), *ee = expected_records('e');
+	(void)state;
+
+	p.workspace = ws;
+	p.timeout_ms = 20000;
+	p.out_cap = 100; /* the callback sees past the cap */
+	p.on_output = on_output;
+	p.on_output_ud = &s;
+	assert_int_equal(tools_sandbox_exec(&r, &p, argv), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_false(s.bad_stream);
+	assert_int_equal(s.len[1], 1500);
+	assert_int_equal(s.len[2], 1500);
+	assert_memory_equal(s.buf[1], eo, 1500);
+	assert_memory_equal(s.buf[2], ee, 1500);
+	/* what was kept is the start of what was streamed */
+	assert_int_equal(r.out_len, 100);
+	assert_int_equal(r.out_total, 1500);
+	assert_true(r.out_truncated);
+	assert_memory_equal(r.out, eo, 100);
+	assert_int_equal(r.err_len, 100);
+	assert_int_equal(r.err_total, 1500);
+	assert_true(r.err_truncated);
+	assert_memory_equal(r.err, ee, 100);
+	tools_exec_result_clear(&r);
+	streams_free(&s);
+
+	/* no callback: as before */
+	p.on_output = NULL;
+	assert_int_equal(tools_sandbox_exec(&r, &p, argv), 0);
+	assert_int_equal(r.out_total, 1500);
+	tools_exec_result_clear(&r);
+	free(eo);
+	free(ee);
+}
+
 /* ---- http ------------------------------------------------------------------------- */
 
 static void test_http_get(void **state)
@@ -545,6 +632,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_tools, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_approval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_download, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_git_clone, setup, teardown),
