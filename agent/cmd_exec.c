@@ -30,16 +30,20 @@ static json_t *argv_json(char **argv, int argc)
 	return a;
 }
 
-/* The audit log: one run with one "shell" tool call.  A log that cannot be
- * written is reported but does not stop the command. */
+/* The audit log: one run with one "shell" tool call, with its captured
+ * output (or, when it could not run, tools_errmsg()).  A log that cannot
+ * be written is reported but does not stop the command. */
 static void audit(struct app *app, const struct tools_sandbox_policy *p,
 		  const struct tools_exec_result *r, char **cmd, int ncmd, int status)
 {
 	struct store *st = NULL;
 	struct store_tool_call c = { 0 };
 	json_t *args = json_object();
-	char subject[256] = "";
+	char subject[256] = "", error[512] = "";
 	int64_t run_id = 0;
+
+	if (r == NULL)
+		snprintf(error, sizeof(error), "%s", tools_errmsg());
 
 	for (int i = 0; i < ncmd && strlen(subject) < sizeof(subject) - 2; i++)
 		snprintf(subject + strlen(subject), sizeof(subject) - strlen(subject),
@@ -59,6 +63,15 @@ static void audit(struct app *app, const struct tools_sandbox_policy *p,
 	c.duration_ms = r ? r->duration_us / 1000 : 0;
 	c.out_bytes = r ? (int64_t)(r->out_total + r->err_total) : 0;
 	c.truncated = r && (r->out_truncated || r->err_truncated);
+	if (r && r->out_len) {
+		c.out = r->out;
+		c.out_len = r->out_len;
+	}
+	if (r && r->err_len) {
+		c.err = r->err;
+		c.err_len = r->err_len;
+	}
+	c.error = error;
 	if (store_tool_call_add(st, &c, NULL) < 0 || store_run_end(st, run_id, status) < 0)
 		fprintf(stderr, "halo-agent: warning: audit log: %s\n", store_errmsg());
 	free(c.args);

@@ -31,6 +31,10 @@ struct tools_ctx {
 	char *ro[TOOLS_SANDBOX_MAX_PATHS], *rw[TOOLS_SANDBOX_MAX_PATHS];
 	char *env[TOOLS_SANDBOX_MAX_ENV];
 	char *workspace, *skill;
+	/* the shell tool's captured output, kept for the audit log until the
+	 * end of the call that made it (owned; NULL between calls) */
+	char *log_out, *log_err;
+	size_t log_out_len, log_err_len;
 };
 
 struct tool_def {
@@ -118,6 +122,12 @@ static int run_shell(struct tools_ctx *ctx, json_t *args, struct tools_result *o
 									 sizeof(layers))));
 	if (r.notice[0])
 		json_object_set_new(fields, "notice", json_string(r.notice));
+	/* the transcript: tools_call logs it and frees it */
+	ctx->log_out = r.out;
+	ctx->log_out_len = r.out_len;
+	ctx->log_err = r.err;
+	ctx->log_err_len = r.err_len;
+	r.out = r.err = NULL;
 	tools_exec_result_clear(&r);
 	return 0;
 }
@@ -560,6 +570,8 @@ void tools_ctx_close(struct tools_ctx *c)
 		free(c->env[i]);
 	free(c->workspace);
 	free(c->skill);
+	free(c->log_out);
+	free(c->log_err);
 	free(c);
 }
 
@@ -574,11 +586,11 @@ void tools_result_clear(struct tools_result *r)
 
 /* ---- calling ----------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
+static int64_t now_ms(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -617,10 +629,14 @@ int tools_call(struct tools_ctx *ctx, const char *name, const char *args_json,
 	json_t *args = NULL, *schema = NULL, *fields = json_object();
 	json_error_t je;
 	char *pol = NULL;
-	int64_t t0 = now_ms();
+	int64_t t0 = now_ms(CLOCK_MONOTONIC), started = now_ms(CLOCK_REALTIME);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	free(ctx->log_out);
+	free(ctx->log_err);
+	ctx->log_out = ctx->log_err = NULL;
+	ctx->log_out_len = ctx->log_err_len = 0;
 	for (size_t i = 0; i < N_TOOLS && t == NULL; i++)
 		if (name && strcmp(tool_defs[i].name, name) == 0)
 			t = &tool_defs[i];
@@ -674,15 +690,26 @@ done:
 		c.args = (char *)args_json;
 		c.policy = pol;
 		c.exit_status = out->exit_status;
-		c.duration_ms = now_ms() - t0;
+		c.duration_ms = now_ms(CLOCK_MONOTONIC) - t0;
+		c.started_at = started;
 		c.out_bytes = (int64_t)out->out_bytes;
 		c.truncated = out->truncated;
+		/* lengths 0 would mean strlen: "" says empty either way */
+		c.out = ctx->log_out && ctx->log_out_len ? ctx->log_out : "";
+		c.out_len = ctx->log_out_len;
+		c.err = ctx->log_err && ctx->log_err_len ? ctx->log_err : "";
+		c.err_len = ctx->log_err_len;
+		c.error = rc < 0 ? keep : NULL;
 		if (store_tool_call_add(ctx->o.store, &c, NULL) < 0 && rc == 0)
 			rc = tools_seterr(TOOLS_EIO, "audit log: %s", store_errmsg());
 		else
 			tools_seterr(rc, "%s", keep);
 	}
 	free(pol);
+	free(ctx->log_out);
+	free(ctx->log_err);
+	ctx->log_out = ctx->log_err = NULL;
+	ctx->log_out_len = ctx->log_err_len = 0;
 	json_decref(fields);
 	json_decref(schema);
 	json_decref(args);

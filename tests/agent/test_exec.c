@@ -174,7 +174,7 @@ static void test_runs(void **state)
 	(void)state;
 
 	tu_run(&r, home, NULL, false, ARGS("exec", "--workspace", ws, "--", "sh", "-c",
-					   "echo audited; exit 3"));
+					   "echo audited; printf 'warn\\377\\n' >&2; exit 3"));
 	assert_status(r, 3);
 	tu_run_free(&r);
 	tu_run(&r, home, NULL, false, ARGS("--json", "runs"));
@@ -184,7 +184,7 @@ static void test_runs(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "kind")),
 			    "exec");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "subject")),
-			    "sh -c echo audited; exit 3");
+			    "sh -c echo audited; printf 'warn\\377\\n' >&2; exit 3");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "exit_status")), 3);
 	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(
 		json_object_get(json_array_get(j, 0), "id")));
@@ -199,7 +199,22 @@ static void test_runs(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0), "tool")),
 			    "shell");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(calls, 0),
-							    "out_bytes")), 8);
+							    "out_bytes")), 8 + 6);
+	/* the transcript: what ran, how it ended, what it printed (a byte that
+	 * is not UTF-8 comes out as U+FFFD) */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0),
+							      "command")),
+			    "sh -c echo audited; printf 'warn\\377\\n' >&2; exit 3");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(calls, 0),
+							    "exit_status")), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0),
+							      "stdout")), "audited\n");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0),
+							      "stderr")), "warn\xef\xbf\xbd\n");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(calls, 0),
+							      "error")), "");
+	assert_true(json_integer_value(json_object_get(json_array_get(calls, 0),
+						       "started_at")) > 1700000000000);
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(
 		json_array_get(calls, 0), "policy"), "layers")), "seccomp"));
 	json_decref(j);
@@ -209,6 +224,10 @@ static void test_runs(void **state)
 	assert_status(r, 0);
 	assert_non_null(strstr(r.out, "tool call"));
 	assert_non_null(strstr(r.out, "\"network\":\"none\""));
+	assert_non_null(strstr(r.out, "command:   sh -c echo audited;"));
+	assert_non_null(strstr(r.out, "exit:      3"));
+	assert_non_null(strstr(r.out, "    stdout:\n      audited\n"));
+	assert_non_null(strstr(r.out, "    stderr:\n      warn\377\n"));
 	tu_run_free(&r);
 	tu_run(&r, home, NULL, false, ARGS("runs", "show", "999999"));
 	assert_status(r, 1);

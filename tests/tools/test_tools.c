@@ -433,6 +433,75 @@ static void test_stream_output(void **state)
 	free(ee);
 }
 
+/* The shell tool streams through the context's policy and logs its
+ * captured output; a failing tool logs why. */
+static void test_shell_transcript(void **state)
+{
+	struct tools_ctx_opts o = TOOLS_CTX_OPTS_INIT;
+	struct store *st = NULL;
+	struct store_tool_call *calls = NULL;
+	struct tools_ctx *c = NULL;
+	struct tools_result r;
+	struct streams s = { 0 };
+	char *eo = expected_records('o'), *ee = expected_records('e');
+	char args[512];
+	int64_t run;
+	size_t n = 0;
+	(void)state;
+
+	assert_int_equal(store_open(&st, data, NULL), 0);
+	assert_int_equal(store_run_begin(st, "install", "demo", &run), 0);
+	o.policy.workspace = ws;
+	o.policy.timeout_ms = 20000;
+	o.policy.out_cap = 1000;
+	o.policy.on_output = on_output;
+	o.policy.on_output_ud = &s;
+	o.approval = TOOLS_APPROVAL_AUTO;
+	o.store = st;
+	o.run_id = run;
+	assert_int_equal(tools_ctx_open(&c, &o), 0);
+	snprintf(args, sizeof(args), "{\"command\": \"%s\"}", CHATTY);
+	assert_int_equal(tools_call(c, "shell", args, &r), 0);
+	assert_int_equal(r.exit_status, 0);
+	tools_result_clear(&r);
+	assert_int_equal(s.len[1], 1500);
+	assert_memory_equal(s.buf[1], eo, 1500);
+	assert_int_equal(s.len[2], 1500);
+	assert_memory_equal(s.buf[2], ee, 1500);
+	assert_int_equal(tools_call(c, "shell", "{\"command\": \"echo bye; echo err >&2; "
+				    "exit 4\"}", &r), 0);
+	assert_int_equal(r.exit_status, 4);
+	tools_result_clear(&r);
+	assert_int_equal(tools_call(c, "read_file", "{\"path\": \"../x\"}", &r),
+			 TOOLS_EDENIED);
+	tools_result_clear(&r);
+	tools_ctx_close(c);
+
+	assert_int_equal(store_tool_call_list(st, run, &calls, &n), 0);
+	assert_int_equal(n, 3);
+	/* the captured (capped) output, exactly */
+	assert_int_equal(calls[0].out_len, 1000);
+	assert_memory_equal(calls[0].out, eo, 1000);
+	assert_int_equal(calls[0].err_len, 1000);
+	assert_memory_equal(calls[0].err, ee, 1000);
+	assert_int_equal(calls[0].out_bytes, 3000);
+	assert_true(calls[0].truncated);
+	assert_string_equal(calls[0].error, "");
+	assert_true(calls[0].started_at > 1700000000000);
+	assert_string_equal(calls[1].out, "bye\n");
+	assert_string_equal(calls[1].err, "err\n");
+	assert_int_equal(calls[1].exit_status, 4);
+	assert_string_equal(calls[2].tool, "read_file");
+	assert_string_equal(calls[2].out, "");
+	assert_non_null(strstr(calls[2].error, "outside the workspace"));
+	assert_true(calls[2].started_at >= calls[0].started_at);
+	store_tool_calls_free(calls, n);
+	store_close(st);
+	streams_free(&s);
+	free(eo);
+	free(ee);
+}
+
 /* ---- http ------------------------------------------------------------------------- */
 
 static void test_http_get(void **state)
@@ -633,6 +702,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_approval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shell_transcript, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_download, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_git_clone, setup, teardown),
