@@ -553,3 +553,54 @@ void fsg_remove_tree(const struct fsg *g, const char *path)
 		close(rfd);
 	}
 }
+
+int fsg_open_read(const struct fsg *g, const char *path)
+{
+	char rel[SBX_PATH];
+	struct stat st;
+	int fd, rc;
+
+	if ((rc = rel_path(g, path, rel, sizeof(rel))) < 0)
+		return rc;
+	fd = open_beneath(g->wsfd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return resolve_err(path, -fd);
+	if ((rc = check_regular(path, fd, &st)) < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int fsg_dir_abs(const struct fsg *g, const char *path, bool create, char *out,
+		size_t cap)
+{
+	char rel[SBX_PATH], base[256], link[64];
+	ssize_t n;
+	int fd, dfd, rc;
+
+	if ((rc = rel_path(g, path, rel, sizeof(rel))) < 0)
+		return rc;
+	fd = open_beneath(g->wsfd, rel, O_PATH | O_DIRECTORY, 0);
+	if (fd == -ENOENT && create) {
+		if ((rc = open_parent(g, path, rel, true, &dfd, base, sizeof(base))) < 0)
+			return rc;
+		if (mkdirat(dfd, base, 0755) < 0 && errno != EEXIST) {
+			rc = resolve_err(path, errno);
+			close(dfd);
+			return rc;
+		}
+		close(dfd);
+		fd = open_beneath(g->wsfd, rel, O_PATH | O_DIRECTORY, 0);
+	}
+	if (fd < 0)
+		return resolve_err(path, -fd);
+	/* the kernel's name for what was opened beneath: no symlink in it */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, cap);
+	close(fd);
+	if (n < 0 || (size_t)n >= cap)
+		return tools_seterr(TOOLS_EIO, "'%s': cannot read its real path", path);
+	out[n] = '\0';
+	return 0;
+}

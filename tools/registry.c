@@ -334,6 +334,33 @@ static int run_git_clone(struct tools_ctx *ctx, json_t *args, struct tools_resul
 	return 0;
 }
 
+static int run_extract(struct tools_ctx *ctx, json_t *args, struct tools_result *out,
+		       json_t *fields)
+{
+	const char *path = sarg(args, "path"), *to = sarg(args, "to");
+	char dest[SBX_PATH + 8];
+	size_t n = 0;
+	int fd, rc;
+
+	/* both beneath the workspace: the archive opened there, the
+	 * destination resolved (or made) there, then given by its real path */
+	if ((fd = fsg_open_read(&ctx->fs, path)) < 0)
+		return fd;
+	rc = fsg_dir_abs(&ctx->fs, to, true, dest, sizeof(dest));
+	if (rc == 0)
+		rc = extract_fd(fd, path, dest, TOOLS_EXTRACT_MAX_ENTRIES,
+				TOOLS_EXTRACT_MAX_BYTES, &n);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	set_text(out, "extracted %zu entr%s of %s into %s", n, n == 1 ? "y" : "ies",
+		 path, to);
+	json_object_set_new(fields, "path", json_string(path));
+	json_object_set_new(fields, "to", json_string(to));
+	json_object_set_new(fields, "entries", json_integer((json_int_t)n));
+	return 0;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 #define PATH_PROP "\"path\": {\"type\": \"string\", \"maxLength\": 1000, " \
@@ -392,6 +419,13 @@ static const struct tool_def tool_defs[] = {
 	  "\"commit\": {\"type\": \"string\", \"minLength\": 4, \"maxLength\": 64}},"
 	  "\"required\": [\"url\", \"path\"], \"additionalProperties\": false}",
 	  false, run_git_clone },
+	{ "extract", "Unpack a tar, tar.gz, tar.xz, tar.bz2 or zip archive of the "
+	  "workspace into a directory of the workspace (created when missing)",
+	  "{\"type\": \"object\", \"properties\": {" PATH_PROP ","
+	  "\"to\": {\"type\": \"string\", \"maxLength\": 1000, "
+	  "\"description\": \"directory, relative to the workspace\"}},"
+	  "\"required\": [\"path\", \"to\"], \"additionalProperties\": false}",
+	  false, run_extract },
 };
 
 #define N_TOOLS (sizeof(tool_defs) / sizeof(tool_defs[0]))

@@ -176,7 +176,26 @@ unsigned tools_sandbox_layers_available(enum tools_net net, char *notice,
 char *tools_sandbox_policy_json(const struct tools_sandbox_policy *p,
 				const struct tools_exec_result *r);
 
-/* ==== the tools (registry.c, fsguard.c, http.c, git.c, approval.c) =====
+/* ==== archives (extract.c) ===============================================
+ *
+ * tools_extract unpacks a tar, tar.gz, tar.xz, tar.bz2 or zip archive
+ * beneath dest_dir, which must exist (extract into a fresh directory).
+ * Refused with TOOLS_EDENIED, the message naming the entry: absolute
+ * names, '..' components, symlinks that point outside dest_dir (or are
+ * absolute), hard links to anything but a regular file extracted before,
+ * device nodes, FIFOs and sockets; more than TOOLS_EXTRACT_MAX_ENTRIES
+ * entries or TOOLS_EXTRACT_MAX_BYTES bytes.  Permissions keep their rwx
+ * bits only (no setuid, setgid, sticky), under the umask; owners and
+ * extended attributes are not restored.  On failure the entries extracted
+ * so far stay in dest_dir.  *n_files (may be NULL) gets the number of
+ * entries written.  TOOLS_EINVAL: not an archive this reads, or dest_dir
+ * is not a directory; TOOLS_ENOTFOUND: no such archive; TOOLS_EIO. */
+#define TOOLS_EXTRACT_MAX_ENTRIES 100000u
+#define TOOLS_EXTRACT_MAX_BYTES (4ull << 30)
+
+int tools_extract(const char *archive, const char *dest_dir, size_t *n_files);
+
+/* ==== the tools (registry.c, fsguard.c, http.c, git.c, extract.c, approval.c)
  *
  * A tool has a name, a JSON schema for its arguments, a validator that
  * names the argument at fault, and a result: text for the model plus
@@ -190,6 +209,8 @@ char *tools_sandbox_policy_json(const struct tools_sandbox_policy *p,
  *   http_get    {url, max_bytes?}
  *   download    {url, path, sha256?}
  *   git_clone   {url, path, commit?}
+ *   extract     {path, to}: an archive of the workspace unpacked into the
+ *               directory `to` (created when missing) by tools_extract
  * File tools are confined to the workspace: paths resolve beneath it
  * (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), and
  * files with more than one hard link are refused.  Network tools only

@@ -143,6 +143,20 @@ void fsg_tmp_abort(int dirfd, const char *tmp);
 int fsg_new_abs(const struct fsg *g, const char *path, char *out, size_t cap);
 /* Remove a tree beneath the workspace (a failed clone). */
 void fsg_remove_tree(const struct fsg *g, const char *path);
+/* A regular single-link file beneath the workspace, opened to read: the
+ * fd, or a negative tools_err. */
+int fsg_open_read(const struct fsg *g, const char *path);
+/* The real absolute path of a directory beneath the workspace (created,
+ * with its parents, when missing and create). */
+int fsg_dir_abs(const struct fsg *g, const char *path, bool create, char *out,
+		size_t cap);
+
+/* ==== extract.c ============================================================ */
+
+/* tools_extract from an open archive with explicit bounds (the tests use
+ * small ones); `name` is the archive's name for messages. */
+int extract_fd(int fd, const char *name, const char *dest_dir,
+	       uint64_t max_entries, uint64_t max_bytes, size_t *n_files);
 
 /* ==== http.c, git.c ====================================================== */
 
