@@ -84,5 +84,7 @@ int cmd_eval(struct app *app, int argc, char **argv);
 int cmd_bench(struct app *app, int argc, char **argv);
 int cmd_exec(struct app *app, int argc, char **argv);
 int cmd_runs(struct app *app, int argc, char **argv);
+int cmd_install(struct app *app, int argc, char **argv);
+int cmd_skills(struct app *app, int argc, char **argv);
 
 #endif

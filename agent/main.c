@@ -252,6 +252,61 @@ const struct cmd cli_commands[] = {
 	  "  -n, --limit N   list at most N runs (default 20)\n"
 	  "  --json          print JSON\n",
 	  cmd_runs },
+	{ "install", "Install something by following a Markdown install skill",
+	  "Usage: halo-agent install PATH|DIR|GIT-URL|URL [options]\n"
+	  "\n"
+	  "Follow an install skill instead of an install script: an Agent Skills\n"
+	  "folder (SKILL.md with front matter), or a plain install document\n"
+	  "(README.md / INSTALL.md / install.md).  The document is read into a plan\n"
+	  "(docs/SKILLS.md describes the format): the steps for this machine are\n"
+	  "chosen (OS, distro, architecture, package managers), required packages\n"
+	  "and commands are checked, and if the Verify section already passes\n"
+	  "nothing runs.  Each step then runs in the sandbox (the workspace and\n"
+	  "the prefix writable, no network: downloads are the skill's ```fetch\n"
+	  "steps, to its declared hosts, checked against their sha256), with its\n"
+	  "output streamed; then Verify runs, and the skill is registered with the\n"
+	  "files it created under the prefix.  A failing step stops the install:\n"
+	  "what it created under the prefix is removed, and the message names the\n"
+	  "command, its exit status, its line in the document and the end of its\n"
+	  "error output.  Everything is in the transcript: halo-agent runs show ID.\n"
+	  "\n"
+	  "Sources: a file or folder; a git URL (cloned with libgit2: https://,\n"
+	  "file://, a local repository); an http(s) URL ending in .md.\n"
+	  "\n"
+	  "Options:\n"
+	  "  -n, --dry-run      print the plan (every step, in or out, and why) and\n"
+	  "                     change nothing\n"
+	  "  -y, --yes          approve every step (default: config sandbox.approval;\n"
+	  "                     'ask' shows each step and asks on the terminal)\n"
+	  "  --prefix DIR       where to install (default: the skill's\n"
+	  "                     metadata.halo-prefix, else ~/.local)\n"
+	  "  --set NAME=VALUE   a variable the skill uses, over its metadata.halo-vars\n"
+	  "                     (repeatable); steps also see PREFIX, SKILL_DIR, WORKSPACE\n"
+	  "  --force            run the install steps even if Verify already passes\n"
+	  "  --timeout S        wall-clock limit per command (default: sandbox.timeout)\n"
+	  "  --json             the plan (with --dry-run) or the result as JSON\n"
+	  "\n"
+	  "Exit status: 0 installed (or already), 1 failed or refused, 2 usage.\n",
+	  cmd_install },
+	{ "skills", "List, show, verify or remove installed skills",
+	  "Usage: halo-agent skills [list] [--json]\n"
+	  "       halo-agent skills show NAME [--json]\n"
+	  "       halo-agent skills verify NAME [--json]\n"
+	  "       halo-agent skills remove NAME [--yes] [--json]\n"
+	  "\n"
+	  "  list    installed skills: name, version, status, when, source\n"
+	  "  show    one skill: source, sha256 of its document, prefix, and the\n"
+	  "          files its install created\n"
+	  "  verify  run its Verify section again (in the sandbox) and record the\n"
+	  "          result; exit status 1 when it fails\n"
+	  "  remove  run its Uninstall section if it has one, else delete the files\n"
+	  "          its install created under the prefix (only those, and only\n"
+	  "          when unchanged since); then forget it\n"
+	  "\n"
+	  "Options:\n"
+	  "  -y, --yes   approve the Uninstall steps without asking\n"
+	  "  --json      print JSON\n",
+	  cmd_skills },
 	{ NULL, NULL, NULL, NULL },
 };
 

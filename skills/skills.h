@@ -56,7 +56,8 @@ enum skills_section {
 enum skills_step_kind {
 	SKILLS_STEP_SHELL = 0,   /* a fenced sh/bash/shell/console block */
 	SKILLS_STEP_PACKAGES,    /* a package-manager install: checked, never run */
-	SKILLS_STEP_FETCH,       /* a ```fetch block: url, sha256, to, extract */
+	SKILLS_STEP_FETCH,       /* a ```fetch block: url + sha256 (to, extract),
+				  * or git (+ commit, to) */
 	SKILLS_STEP_TEXT,        /* a code block that is not runnable (kept for the plan) */
 };
 
@@ -99,10 +100,12 @@ struct skills_step {
 	const char *pm;
 	const char **packages;
 	size_t n_packages;
-	/* FETCH */
+	/* FETCH: a download (url + sha256) or a git clone (git + commit) */
 	const char *url;
 	const char *sha256;
-	const char *to;          /* file name in the workspace */
+	const char *git;         /* repository URL or local path */
+	const char *commit;      /* the pinned commit, or NULL */
+	const char *to;          /* file or folder name in the workspace */
 	const char *extract;     /* directory to unpack into, or NULL */
 };
 
@@ -196,6 +199,7 @@ enum skills_verdict {
 struct skills_plan_step {
 	const struct skills_step *step;
 	enum skills_verdict verdict;
+	bool deferred;           /* an uninstall step that applies here: runs on remove */
 	char reason[256];
 };
 
@@ -247,6 +251,7 @@ enum skills_event_kind {
 struct skills_event {
 	enum skills_event_kind kind;
 	const struct skills_step *step; /* NULL for INFO */
+	const char *file;               /* the document's file name */
 	size_t n, m;                    /* step n of m (1-based) */
 	const char *phase;              /* "check", "install", "verify", "uninstall" */
 	const char *text;               /* OUTPUT: bytes; SKIP/INFO: the message */
@@ -327,6 +332,8 @@ int skills_remove(const char *name, const struct skills_facts *f,
  * return *doc is the document to parse (a SKILL.md, or the named file) and
  * *dir its folder; both malloc'ed. */
 int skills_fetch_source(const char *source, const char *data_dir, char **doc, char **dir);
+/* Remove a folder skills_fetch_source made (a local folder is left alone). */
+void skills_discard_source(const char *dir, const char *data_dir);
 
 #ifdef __cplusplus
 }
