@@ -582,6 +582,21 @@ static void test_download(void **state)
 	assert_int_equal(call(c, "list_dir", "{\"path\": \"dl\"}", &r), 0);
 	assert_string_equal(r.text, "hello.txt\t27\n"); /* no bad.txt, no temp file */
 	tools_result_clear(&r);
+	/* atomic: a file already there stays whole when the new one is refused */
+	snprintf(args, sizeof(args), "{\"url\": \"http://127.0.0.1:%d/hello\", \"path\": "
+		 "\"dl/hello.txt\", \"sha256\": \"%s\"}", port, bad);
+	assert_int_equal(call(c, "download", args, &r), TOOLS_ECHECKSUM);
+	tools_result_clear(&r);
+	s = tu_read_file(path, &len);
+	assert_string_equal(s, BODY);
+	free(s);
+	snprintf(args, sizeof(args), "{\"url\": \"http://127.0.0.1:%d/big\", \"path\": "
+		 "\"dl/hello.txt\"}", port);
+	assert_int_equal(call(c, "download", args, &r), TOOLS_EINVAL); /* over max_download */
+	tools_result_clear(&r);
+	s = tu_read_file(path, &len);
+	assert_string_equal(s, BODY);
+	free(s);
 
 	snprintf(args, sizeof(args), "{\"url\": \"http://127.0.0.1:%d/big\", \"path\": "
 		 "\"dl/big\"}", port);
@@ -690,6 +705,16 @@ static void test_git_clone(void **state)
 	snprintf(args, sizeof(args), "{\"url\": \"%s\", \"path\": \"../c5\"}", src);
 	assert_int_equal(call(c, "git_clone", args, &r), TOOLS_EDENIED);
 	tools_result_clear(&r);
+	/* a file:// URL is a local repository too */
+	snprintf(args, sizeof(args), "{\"url\": \"file://%s\", \"path\": \"clone6\"}", src);
+	assert_int_equal(call(c, "git_clone", args, &r), 0);
+	git_oid_tostr(hex, sizeof(hex), &second);
+	assert_non_null(strstr(r.fields, hex));
+	tools_result_clear(&r);
+	snprintf(path, sizeof(path), "%s/clone6/README", ws);
+	s = tu_read_file(path, &len);
+	assert_string_equal(s, "second\n");
+	free(s);
 	git_libgit2_shutdown();
 	tools_ctx_close(c);
 }
