@@ -5,7 +5,9 @@
  *   --data-dir DIR, --config FILE, -v/--verbose, -q/--quiet, --json,
  *   -h/--help, --version.
  * Precedence of every path: flag > environment > config file > XDG default. */
+#include <limits.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -503,6 +505,22 @@ static int resolve_paths(struct app *app, const struct globals *g,
 		if (*owned_data == NULL)
 			return cli_fail("out of memory");
 		app->data_dir = *owned_data;
+	}
+	/* Relative to where the command started, made absolute once: the
+	 * sandbox and the workspaces under it need absolute paths. */
+	if (app->data_dir[0] != '/') {
+		char cwd[PATH_MAX];
+		char *abs;
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			return cli_fail("cannot read the current directory");
+		abs = malloc(strlen(cwd) + strlen(app->data_dir) + 2);
+		if (abs == NULL)
+			return cli_fail("out of memory");
+		sprintf(abs, "%s/%s", cwd, app->data_dir);
+		free(*owned_data);
+		*owned_data = abs;
+		app->data_dir = abs;
 	}
 	return EXIT_OK;
 }
