@@ -224,8 +224,7 @@ static bool approve_all(const struct app *app, bool yes)
 static void run_opts_init(struct skills_run_opts *o, struct app *app, struct store *st,
 			  struct ui *ui, bool yes)
 {
-	memset(o, 0, sizeof(*o));
-	o->version = SKILLS_RUN_OPTS_VERSION;
+	*o = (struct skills_run_opts)SKILLS_RUN_OPTS_INIT;
 	o->data_dir = app->data_dir;
 	o->store = st;
 	o->auto_approve = approve_all(app, yes);
@@ -328,10 +327,12 @@ int cmd_install(struct app *app, int argc, char **argv)
 	if (dry) {
 		/* nothing is written: not even the database */
 		struct skills_result r0;
-		struct skills_run_opts od = { .version = SKILLS_RUN_OPTS_VERSION,
-			.data_dir = app->data_dir, .prefix = prefix, .dry_run = true };
+		struct skills_run_opts od = SKILLS_RUN_OPTS_INIT;
 
 		memset(&r0, 0, sizeof(r0));
+		od.data_dir = app->data_dir;
+		od.prefix = prefix;
+		od.dry_run = true;
 		if (!plan.problem[0] && skills_install(&skill, &plan, &facts, &od, &r0) < 0) {
 			cli_fail("%s", skills_errmsg());
 			goto out_plan;

@@ -4,6 +4,7 @@
  * package managers present; dpkg's status file says which Debian packages
  * are installed (read directly: a query, nothing runs). */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,8 +107,10 @@ static bool host_has_command(void *ud, const char *name)
 	return in_path(name);
 }
 
-/* The installed Debian packages, read once from dpkg's status file. */
+/* The installed Debian packages, read once (per process) from dpkg's
+ * status file. */
 static char *dpkg_names;  /* "\nname\nname\n..." */
+static pthread_once_t dpkg_once = PTHREAD_ONCE_INIT;
 
 static void dpkg_load(void)
 {
@@ -144,8 +147,7 @@ static bool host_has_package(void *ud, const char *pm, const char *package)
 	(void)ud;
 	if (strcmp(pm, "apt") != 0)
 		return false;
-	if (dpkg_names == NULL)
-		dpkg_load();
+	pthread_once(&dpkg_once, dpkg_load);
 	n = strcspn(package, ":"); /* gcc:amd64 */
 	if (dpkg_names == NULL || n == 0 || n > 250)
 		return false;

@@ -290,6 +290,7 @@ struct skills_run_opts {
 	uint64_t memory;                /* per command; 0 = the sandbox's default */
 };
 #define SKILLS_RUN_OPTS_VERSION 1
+#define SKILLS_RUN_OPTS_INIT { .version = SKILLS_RUN_OPTS_VERSION }
 
 struct skills_result {
 	int64_t run_id;                 /* the transcript: `halo-agent runs show ID` */
