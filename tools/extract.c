@@ -336,7 +336,8 @@ int extract_fd(int fd, const char *name, const char *dest_dir,
 					  aerr(w));
 			goto out;
 		}
-		if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0 &&
+		/* whatever the header says: a streamed zip entry has no size */
+		if (archive_entry_filetype(e) == AE_IFREG &&
 		    (rc = copy_data(a, w, name, entry, &total, max_bytes)) < 0)
 			goto out;
 		if (archive_write_finish_entry(w) < ARCHIVE_WARN) {

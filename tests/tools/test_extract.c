@@ -222,6 +222,36 @@ static void test_good_archives(void **state)
 			fail_msg("%s: %s", kinds[k].name, tools_errmsg());
 		assert_int_equal(n, n_ent);
 		check_good(d, kinds[k].format == TAR);
+		/* again from a pipe: no seeking, so a zip is read as a stream
+		 * whose entries' sizes come after their data (and whose modes,
+		 * symlinks included, are only in the central directory at the
+		 * end: its files' contents are what a stream can promise) */
+		{
+			size_t len;
+			char *bytes = tu_read_file(arc, &len), *d2;
+			int p[2];
+
+			assert_true(len < 65536); /* fits in the pipe */
+			assert_int_equal(pipe(p), 0);
+			assert_int_equal(write(p[1], bytes, len), (ssize_t)len);
+			close(p[1]);
+			assert_true(asprintf(&d2, "%s.pipe", kinds[k].name) > 0);
+			free(d);
+			d = fresh_dir(d2);
+			if (extract_fd(p[0], kinds[k].name, d, 100, 1 << 20, &n) != 0)
+				fail_msg("%s from a pipe: %s", kinds[k].name, tools_errmsg());
+			assert_int_equal(n, n_ent);
+			if (kinds[k].format == TAR) {
+				check_good(d, true);
+			} else {
+				assert_file(d, "d/a.txt", "alpha\n");
+				assert_file(d, "b.sh", "#!/bin/sh\necho b\n");
+				assert_file(d, "d/e/f/deep", "deep\n");
+			}
+			close(p[0]);
+			free(bytes);
+			free(d2);
+		}
 		unlink(arc);
 		free(arc);
 		free(d);
@@ -393,6 +423,43 @@ static void test_bounds(void **state)
 	free(arc);
 }
 
+/* A zip whose entry's size is only in the data descriptor after its data
+ * (as streaming writers make them), read from a pipe: the entry's size is
+ * unknown until its data has been read, and the data must still land. */
+static void test_zip_stream(void **state)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *ae = archive_entry_new();
+	static const char body[] = "streamed, size unknown up front\n";
+	char buf[4096], *d;
+	size_t used = 0, n = 0;
+	int p[2];
+	(void)state;
+
+	assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_memory(a, buf, sizeof(buf), &used), ARCHIVE_OK);
+	archive_entry_set_pathname(ae, "s.txt");
+	archive_entry_set_filetype(ae, AE_IFREG);
+	archive_entry_set_perm(ae, 0644);
+	archive_entry_unset_size(ae); /* length at the end */
+	assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+	assert_int_equal(archive_write_data(a, body, strlen(body)), (la_ssize_t)strlen(body));
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	archive_entry_free(ae);
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], buf, used), (ssize_t)used);
+	close(p[1]);
+	d = fresh_dir("zs");
+	if (extract_fd(p[0], "s.zip", d, 10, 1 << 20, &n) != 0)
+		fail_msg("s.zip: %s", tools_errmsg());
+	close(p[0]);
+	assert_int_equal(n, 1);
+	assert_file(d, "s.txt", body);
+	free(d);
+}
+
 static void test_bad_input(void **state)
 {
 	char *arc, *d;
@@ -478,6 +545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_symlink_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_special_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zip_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extract_tool, setup, teardown),
 	};
