@@ -7,6 +7,7 @@
  * commonest hand-written mistake, e.g. "description: Use when: ...") is
  * read by quoting it, with a warning.  Our own keys live under metadata:. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -59,18 +60,27 @@ static const char *name_problem(const char *n)
 	return NULL;
 }
 
-/* Split "a b, c" into list entries (space and comma separated). */
+/* Split "a b, c" into list entries (space and comma separated); a space
+ * inside parentheses belongs to its entry ("Bash(npm run:*)"). */
 static void split_list(struct fm *f, const char *text, const char **list, size_t *n,
 		       unsigned line, const char *key)
 {
 	const char *p = text;
 
 	while (*p) {
-		size_t len;
+		size_t len = 0;
+		int depth = 0;
 
-		while (*p == ' ' || *p == ',' || *p == '\t')
+		while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n')
 			p++;
-		len = strcspn(p, " ,\t");
+		for (; p[len]; len++) {
+			if (p[len] == '(')
+				depth++;
+			else if (p[len] == ')' && depth > 0)
+				depth--;
+			else if (depth == 0 && strchr(" ,\t\n", p[len]))
+				break;
+		}
 		if (len == 0)
 			break;
 		if (*n >= SKILLS_MAX_LIST) {
@@ -196,12 +206,13 @@ static int read_root(struct fm *f, const char *dir_name)
 {
 	struct skills_skill *s = f->s;
 	yaml_node_t *root = yaml_document_get_root_node(&f->doc);
-	unsigned name_line = f->first_line;
+	unsigned fence_line = f->first_line - 1; /* the opening '---' */
+	unsigned name_line = fence_line, desc_line = fence_line;
 	const char *why;
 
 	if (root == NULL || (root->type == YAML_SCALAR_NODE && scalar(root)[0] == '\0'))
 		return skills_seterr(SKILLS_EPARSE, "%s:%u: the front matter is empty: it needs "
-				     "at least 'name:' and 'description:'", s->file, f->first_line);
+				     "at least 'name:' and 'description:'", s->file, fence_line);
 	if (root->type != YAML_MAPPING_NODE)
 		return skills_seterr(SKILLS_EPARSE, "%s:%u: the front matter must be a map of "
 				     "keys (name: ..., description: ...)", s->file,
@@ -221,6 +232,7 @@ static int read_root(struct fm *f, const char *dir_name)
 			name_line = node_line(f, v);
 		} else if (strcmp(key, "description") == 0) {
 			s->description = string_field(f, key, v);
+			desc_line = node_line(f, v);
 		} else if (strcmp(key, "license") == 0) {
 			s->license = string_field(f, key, v);
 		} else if (strcmp(key, "compatibility") == 0) {
@@ -257,10 +269,10 @@ static int read_root(struct fm *f, const char *dir_name)
 		skills_warn(s, name_line, "name '%s' differs from its folder '%s'", s->name,
 			    dir_name);
 	if (s->description == NULL || s->description[0] == '\0')
-		skills_warn(s, f->first_line, "no 'description:' (the spec requires one: what "
+		skills_warn(s, fence_line, "no 'description:' (the spec requires one: what "
 			    "the skill does and when to use it)");
 	else if (strlen(s->description) > 1024)
-		skills_warn(s, f->first_line, "'description' is longer than 1024 characters");
+		skills_warn(s, desc_line, "'description' is longer than 1024 characters");
 	return 0;
 }
 
@@ -277,37 +289,65 @@ static int load(struct fm *f, const char *text, size_t len, char *err, size_t er
 	if (!ok) {
 		snprintf(err, errcap, "%s%s%s", p.problem ? p.problem : "invalid YAML",
 			 p.context ? " " : "", p.context ? p.context : "");
-		*errline = f->first_line + (unsigned)p.problem_mark.line;
+		/* a quote or bracket never closed is found at the end: name
+		 * the line where it opened */
+		*errline = f->first_line + (unsigned)(p.context && p.problem &&
+			strstr(p.problem, "end of stream") ? p.context_mark.line
+							   : p.problem_mark.line);
 	}
 	yaml_parser_delete(&p);
 	return ok ? 0 : -1;
 }
 
-/* The colon fallback: quote the value of every top-level or metadata
- * "key: value" line whose value holds ": " and is not already quoted. */
-static char *quote_colons(const char *text, size_t len, size_t *out_len)
+/* The colon fallback: quote the value of every "key: value" line whose
+ * value holds ": " and is not already quoted, a flow collection or a
+ * block scalar (whose own lines are left alone).  The index of each line
+ * quoted goes to lines[] (up to cap). */
+static char *quote_colons(const char *text, size_t len, size_t *out_len, unsigned *lines,
+			  size_t *n_lines, size_t cap)
 {
 	struct sbuf b = { 0 };
 	const char *p = text, *end = text + len;
+	size_t block_indent = SIZE_MAX; /* inside a block scalar deeper than this */
+	unsigned line = 0;
 
-	while (p < end) {
+	*n_lines = 0;
+	for (; p < end; line++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
+		size_t indent = strspn(p, " ");
 		const char *colon = memchr(p, ':', (size_t)(eol - p));
 		const char *v = colon ? colon + 1 : NULL;
+		bool blank = p + indent >= eol || p[indent] == '\r';
 
+		if (block_indent != SIZE_MAX && (blank || indent > block_indent)) {
+			v = NULL; /* a line of a block scalar */
+		} else {
+			block_indent = SIZE_MAX;
+			if (p + indent < eol && p[indent] == '#')
+				v = NULL;
+		}
 		while (v && v < eol && *v == ' ')
 			v++;
-		if (v && v < eol && *v != '"' && *v != '\'' && *v != '|' && *v != '>' &&
+		if (v && v < eol && (*v == '|' || *v == '>'))
+			block_indent = indent;
+		if (v && v < eol && !strchr("\"'|>[{&*!", *v) &&
 		    memmem(v, (size_t)(eol - v), ": ", 2)) {
+			const char *ve = eol;
+
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+				ve--;
 			sbuf_add(&b, p, (size_t)(v - p));
 			sbuf_adds(&b, "\"");
-			for (const char *c = v; c < eol; c++) {
+			for (const char *c = v; c < ve; c++) {
 				if (*c == '"' || *c == '\\')
 					sbuf_adds(&b, "\\");
 				sbuf_add(&b, c, 1);
 			}
 			sbuf_adds(&b, "\"");
+			sbuf_add(&b, ve, (size_t)(eol - ve));
+			if (*n_lines < cap)
+				lines[(*n_lines)++] = line;
 		} else {
 			sbuf_add(&b, p, (size_t)(eol - p));
 		}
@@ -335,17 +375,21 @@ int skills_front_matter(struct skills_skill *s, const char *text, size_t len,
 		char err2[256];
 		unsigned line2;
 		size_t qlen;
+		unsigned quoted[16];
+		size_t n_quoted = 0;
 		char *q = strstr(err, "mapping values are not allowed") ?
-			quote_colons(text, len, &qlen) : NULL;
+			quote_colons(text, len, &qlen, quoted, &n_quoted, 16) : NULL;
 
-		if (q == NULL || load(&f, q, qlen, err2, sizeof(err2), &line2) < 0) {
+		if (q == NULL || n_quoted == 0 ||
+		    load(&f, q, qlen, err2, sizeof(err2), &line2) < 0) {
 			free(q);
 			return skills_seterr(SKILLS_EPARSE, "%s:%u: front matter is not valid "
 					     "YAML: %s", s->file, errline, err);
 		}
 		free(q);
-		skills_warn(s, errline, "a value has an unquoted ': ' in it; read as if quoted "
-			    "(put the value in quotes)");
+		for (size_t i = 0; i < n_quoted; i++)
+			skills_warn(s, first_line + quoted[i], "a value has an unquoted ': ' in "
+				    "it; read as if quoted (put the value in quotes)");
 	}
 	rc = read_root(&f, dir_name);
 	yaml_document_delete(&f.doc);

@@ -27,9 +27,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <md4c.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +45,7 @@ struct heading {
 	bool present;
 	enum skills_section kind; /* NONE: inherits */
 	bool has_cond;
+	bool method;              /* one way of installing ("From source") */
 	struct skills_cond cond;
 	char *text;
 	int id;                   /* unique per heading */
@@ -68,6 +71,7 @@ struct pstate {
 	struct sbuf heading_text;
 	const char *heading_ptr;
 	int quote_depth;
+	int in_img;               /* inside an image's alt text */
 	bool in_para;
 	struct sbuf para;
 	struct sbuf note;         /* prose since the last code block */
@@ -83,6 +87,7 @@ struct pstate {
 	bool code_line_open;
 
 	size_t cursor;            /* furthest offset seen */
+	size_t code_start;        /* the cursor when the code block began */
 	size_t cap_steps;
 };
 
@@ -101,6 +106,12 @@ static unsigned line_of_off(const struct pstate *ps, size_t off)
 			hi = mid;
 	}
 	return lo + 1;
+}
+
+/* Does a line end at text[i]? */
+static bool is_eol(const char *text, size_t len, size_t i)
+{
+	return text[i] == '\n' || (text[i] == '\r' && (i + 1 == len || text[i + 1] != '\n'));
 }
 
 static bool in_doc(const struct pstate *ps, const char *p)
@@ -175,30 +186,42 @@ static void lower_words(const char *text, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-/* Does a word of `words` start with `key` (key may hold spaces)? */
-static bool has_word(const char *words, const char *key)
+/* Where a word of `words` starts with `key` (key may hold spaces; a key
+ * ending in '$' must end where the word ends), or -1. */
+static int word_pos(const char *words, const char *key)
 {
-	size_t kl = strlen(key);
+	size_t kl = strlen(key), wl = strlen(words);
+	bool whole = kl && key[kl - 1] == '$';
+	const char *end = words + wl;
 
-	for (const char *p = words; (p = strstr(p, key)) != NULL; p++)
-		if (p == words || p[-1] == ' ')
-			return true;
-	(void)kl;
-	return false;
+	if (whole)
+		kl--;
+	if (kl == 0)
+		return -1;
+	for (const char *p = words; (p = memmem(p, (size_t)(end - p), key, kl)) != NULL; p++)
+		if ((p == words || p[-1] == ' ') && (!whole || p[kl] == '\0' || p[kl] == ' '))
+			return (int)(p - words);
+	return -1;
 }
 
-static bool has_any(const char *words, const char *const *keys)
+/* The earliest position of any key of `keys` in `words`, or -1. */
+static int first_pos(const char *words, const char *const *keys)
 {
-	for (; *keys; keys++)
-		if (has_word(words, *keys))
-			return true;
-	return false;
+	int best = -1;
+
+	for (; *keys; keys++) {
+		int p = word_pos(words, *keys);
+
+		if (p >= 0 && (best < 0 || p < best))
+			best = p;
+	}
+	return best;
 }
 
 static const char *const kw_uninstall[] = { "uninstall", "deinstall", "removal", "removing",
 	"remove", "purg", NULL };
-static const char *const kw_verify[] = { "verif", "test", "check", "validat", "done when",
-	"confirm", "smoke", "sanity", NULL };
+static const char *const kw_verify[] = { "verif", "test", "check$", "checking", "validat",
+	"done when", "confirm", "smoke", "sanity", NULL };
 static const char *const kw_configure[] = { "config", "post install", "post installation",
 	"after install", "postinstall", NULL };
 static const char *const kw_requirements[] = { "requirement", "prerequisite", "dependenc",
@@ -208,23 +231,17 @@ static const char *const kw_other[] = { "usage", "example", "troubleshoot", "faq
 	"documentation", "support", "credit", "acknowledg", "overview", "introduction",
 	"about", "feature", "upgrad", "updat", "screenshot", "benchmark", "roadmap",
 	"security", "author", "see also", "further", "notes", NULL };
-static const char *const kw_install[] = { "install", "setup", "set up", "build", "compil",
-	"getting started", "get started", "quick start", "quickstart", "download",
-	"from source", "step", "deploy", "setting up", "get it", "fetch", NULL };
+static const char *const kw_install[] = { "install", "setup", "set up", "build",
+	"compile$", "compiling", "compilation", "getting started", "get started",
+	"quick start", "quickstart", "download", "from source", "step", "deploy",
+	"setting up", "get it", "fetch", NULL };
 
-/* Words that carry no meaning of their own in a platform heading. */
-static const char *const filler[] = { "on", "for", "with", "using", "via", "the", "and",
-	"or", "a", "an", "from", "in", "your", "os", "x", "based", "distributions",
-	"distribution", "distros", "systems", "system", "package", "packages", "manager",
-	"other", "generic", "any", "like", "derivatives", "etc", "linux", NULL };
-
-static bool is_filler(const char *w)
-{
-	for (const char *const *f = filler; *f; f++)
-		if (strcmp(*f, w) == 0)
-			return true;
-	return false;
-}
+/* Headings that name one way of installing among others ("From source",
+ * "With Cargo", "Prebuilt binaries"): beside platform headings they are
+ * the fallback when no platform fits. */
+static const char *const kw_method[] = { "from source", "source$", "manual", "alternativ",
+	"binary", "binaries", "prebuilt", "pre built", "release$", "releases$", "other", NULL };
+static const char *const kw_method_lead[] = { "with", "using", "via", NULL };
 
 static void cond_add(struct skills_arena *a, const char **list, size_t *n, const char *v)
 {
@@ -235,12 +252,45 @@ static void cond_add(struct skills_arena *a, const char **list, size_t *n, const
 		list[(*n)++] = arena_strdup(a, v);
 }
 
-/* Read a heading: its kind and its platform condition.  A heading made
- * only of platform words (and fillers) inherits its parent's kind. */
-static void classify_heading(struct pstate *ps, struct heading *h)
+/* The kind of section a heading's words name, SKILLS_SEC_NONE for none.
+ * The word that comes first decides ("Check the install" verifies,
+ * "Installation (tested on Debian)" installs), except that an uninstall
+ * always wins and requirements beat install ("Install dependencies"). */
+static enum skills_section heading_kind(const char *words)
+{
+	static const struct { enum skills_section kind; const char *const *keys; } t[] = {
+		{ SKILLS_SEC_VERIFY, kw_verify }, { SKILLS_SEC_CONFIGURE, kw_configure },
+		{ SKILLS_SEC_REQUIREMENTS, kw_requirements }, { SKILLS_SEC_OTHER, kw_other },
+		{ SKILLS_SEC_INSTALL, kw_install },
+	};
+	enum skills_section kind = SKILLS_SEC_NONE;
+	int best = -1;
+
+	if (first_pos(words, kw_uninstall) >= 0)
+		return SKILLS_SEC_UNINSTALL;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int p = first_pos(words, t[i].keys);
+
+		if (p >= 0 && (best < 0 || p < best)) {
+			best = p;
+			kind = t[i].kind;
+		}
+	}
+	if (kind == SKILLS_SEC_INSTALL && first_pos(words, kw_requirements) >= 0)
+		kind = SKILLS_SEC_REQUIREMENTS;
+	return kind;
+}
+
+/* Read a heading: its kind and its platform condition.  A heading with no
+ * kind of its own (a platform, "Notes for Debian") inherits its parent's.
+ * The title (the first H1) names the project, whose name may well be a
+ * platform word ("pop", "arch", "port"): only platforms after "on" or
+ * "for" count there ("Installing Foo on macOS"), and of the kinds only
+ * install ("Install Foo"). */
+static void classify_heading(struct pstate *ps, struct heading *h, bool title)
 {
 	char words[512], tmp[512];
-	bool meaningful = false, linux_word = false;
+	bool linux_word = false, after_on = !title;
 	struct skills_cond c = { 0 };
 
 	lower_words(h->text, words, sizeof(words));
@@ -248,6 +298,10 @@ static void classify_heading(struct pstate *ps, struct heading *h)
 	for (char *save = NULL, *w = strtok_r(tmp, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
 		const char *id;
 
+		if (strcmp(w, "on") == 0 || strcmp(w, "for") == 0)
+			after_on = true;
+		if (!after_on)
+			continue;
 		if (strcmp(w, "linux") == 0)
 			linux_word = true;
 		if ((id = skills_os_word(w)) != NULL)
@@ -256,42 +310,51 @@ static void classify_heading(struct pstate *ps, struct heading *h)
 			cond_add(ps->s->arena, c.pm, &c.n_pm, id);
 		else if ((id = skills_arch_word(w)) != NULL)
 			cond_add(ps->s->arena, c.arch, &c.n_arch, id);
-		else if (!is_filler(w))
-			meaningful = true;
 	}
 	/* "Linux" alone is a platform; next to a distro it adds nothing. */
 	if (linux_word && c.n_os == 0)
 		cond_add(ps->s->arena, c.os, &c.n_os, "linux");
 	h->has_cond = c.n_os || c.n_pm || c.n_arch;
 	h->cond = c;
-
-	if (has_any(words, kw_uninstall))
-		h->kind = SKILLS_SEC_UNINSTALL;
-	else if (has_any(words, kw_verify))
-		h->kind = SKILLS_SEC_VERIFY;
-	else if (has_any(words, kw_configure))
-		h->kind = SKILLS_SEC_CONFIGURE;
-	else if (has_any(words, kw_requirements))
-		h->kind = SKILLS_SEC_REQUIREMENTS;
-	else if (has_any(words, kw_other))
-		h->kind = SKILLS_SEC_OTHER;
-	else if (has_any(words, kw_install))
-		h->kind = SKILLS_SEC_INSTALL;
-	else if (meaningful || !h->has_cond)
-		h->kind = -1; /* unknown: decided at the end */
-	else
+	h->kind = heading_kind(words);
+	if (title && h->kind != SKILLS_SEC_INSTALL)
 		h->kind = SKILLS_SEC_NONE;
-	if ((int)h->kind == SKILLS_SEC_INSTALL)
+	h->method = !h->has_cond && !title && (first_pos(words, kw_method) >= 0 ||
+		    first_pos(words, kw_method_lead) == 0);
+	if (h->kind == SKILLS_SEC_INSTALL)
 		ps->any_install = true;
 }
 
-/* The section of the current position: the innermost heading with a kind. */
-static enum skills_section current_section(const struct pstate *ps)
+/* The section of the current position: the innermost heading with a kind,
+ * but anything under a section that is not run (Development > Building
+ * the docs) is not run either.  A platform heading with no kind above it
+ * ("## macOS" beside "## Linux") is about installing; otherwise NONE,
+ * decided once the whole document is read. */
+static enum skills_section current_section(const struct pstate *ps, const char **by)
 {
-	for (int l = MAX_HEADING; l >= 1; l--)
-		if (ps->h[l].present && ps->h[l].kind != SKILLS_SEC_NONE)
-			return ps->h[l].kind;
-	return (enum skills_section)-1; /* before any heading: unknown */
+	enum skills_section kind = SKILLS_SEC_NONE;
+	const char *platform = NULL;
+
+	*by = "";
+	for (int l = MAX_HEADING; l >= 1; l--) {
+		if (!ps->h[l].present)
+			continue;
+		if (ps->h[l].kind == SKILLS_SEC_OTHER) {
+			*by = ps->h[l].text;
+			return SKILLS_SEC_OTHER;
+		}
+		if (kind == SKILLS_SEC_NONE && ps->h[l].kind != SKILLS_SEC_NONE) {
+			kind = ps->h[l].kind;
+			*by = ps->h[l].text;
+		}
+		if (ps->h[l].has_cond && platform == NULL)
+			platform = ps->h[l].text;
+	}
+	if (kind == SKILLS_SEC_NONE && platform) {
+		*by = platform;
+		return SKILLS_SEC_INSTALL;
+	}
+	return kind;
 }
 
 /* ---- info strings -------------------------------------------------------- */
@@ -341,7 +404,10 @@ static int parse_attrs(struct pstate *ps, struct skills_step *st, const char *at
 			p += vl;
 		}
 		val = arena_strndup(s->arena, v, vl);
+		/* an attribute says exactly where the block runs: it replaces
+		 * what the headings said of the same dimension */
 		if (kl == 2 && memcmp(k, "os", 2) == 0) {
+			st->when.n_os = 0;
 			for (char *save = NULL, *w = strtok_r(val, ",", &save); w;
 			     w = strtok_r(NULL, ",", &save)) {
 				char lw[64];
@@ -359,6 +425,7 @@ static int parse_attrs(struct pstate *ps, struct skills_step *st, const char *at
 				cond_add(s->arena, st->when.os, &st->when.n_os, id);
 			}
 		} else if (kl == 4 && memcmp(k, "arch", 4) == 0) {
+			st->when.n_arch = 0;
 			for (char *save = NULL, *w = strtok_r(val, ",", &save); w;
 			     w = strtok_r(NULL, ",", &save)) {
 				const char *id = skills_arch_word(w);
@@ -370,6 +437,7 @@ static int parse_attrs(struct pstate *ps, struct skills_step *st, const char *at
 				cond_add(s->arena, st->when.arch, &st->when.n_arch, id);
 			}
 		} else if (kl == 2 && memcmp(k, "pm", 2) == 0) {
+			st->when.n_pm = 0;
 			for (char *save = NULL, *w = strtok_r(val, ",", &save); w;
 			     w = strtok_r(NULL, ",", &save)) {
 				const char *id = skills_pm_word(w);
@@ -440,22 +508,32 @@ static size_t prompt_len(const char *t, size_t len, bool *root)
 	return 0;
 }
 
-static bool all_dollar_prompts(char **lines, size_t *lens, size_t n)
+/* The indentation of a transcript's prompts: the least of the lines that
+ * start like a prompt.  Deeper ones are output ("  % Total" from curl). */
+static size_t prompt_indent(char **lines, size_t *lens, size_t n)
 {
-	size_t cmds = 0;
+	size_t best = SIZE_MAX;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t j = 0;
+		bool r;
 
 		while (j < lens[i] && (lines[i][j] == ' ' || lines[i][j] == '\t'))
 			j++;
-		if (j == lens[i])
-			continue;
-		if (lines[i][j] != '$' || (j + 1 < lens[i] && lines[i][j + 1] != ' '))
-			return false;
-		cmds++;
+		if (j < best && prompt_len(lines[i] + j, lens[i] - j, &r))
+			best = j;
 	}
-	return cmds > 0;
+	return best == SIZE_MAX ? 0 : best;
+}
+
+/* A sh block with a "$ " line is a transcript: no script line starts so. */
+static bool has_dollar_prompt(char **lines, size_t *lens, size_t n, size_t indent)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lens[i] > indent && lines[i][indent] == '$' &&
+		    (lens[i] == indent + 1 || lines[i][indent + 1] == ' '))
+			return true;
+	return false;
 }
 
 /* Is the word at p (ending at a space or end) equal to w? */
@@ -463,12 +541,40 @@ static bool word_is(const char *p, const char *end, const char *w)
 {
 	size_t n = strlen(w);
 
-	return (size_t)(end - p) >= n && memcmp(p, w, n) == 0 &&
+	return p <= end && (size_t)(end - p) >= n && memcmp(p, w, n) == 0 &&
 	       (p + n == end || p[n] == ' ' || p[n] == '\t');
 }
 
-/* Package manager install commands: the manager and where its package
- * arguments start, or NULL.  `*update` is set for a bare index refresh. */
+static const char *skip_blanks(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* The end of the word at p: the next blank, or end. */
+static const char *word_end(const char *p, const char *end)
+{
+	while (p < end && *p != ' ' && *p != '\t')
+		p++;
+	return p;
+}
+
+/* A leading "VAR=value" (DEBIAN_FRONTEND=noninteractive apt-get ...). */
+static bool is_assignment(const char *p, const char *e)
+{
+	const char *q = p;
+
+	if (q == e || !(isalpha((unsigned char)*q) || *q == '_'))
+		return false;
+	while (q < e && (isalnum((unsigned char)*q) || *q == '_'))
+		q++;
+	return q < e && *q == '=';
+}
+
+/* Package manager commands: the manager and where its package arguments
+ * start, or NULL.  `*update` is set for an index refresh or an upgrade of
+ * what is installed, which halo-agent leaves to the system's owner. */
 static const char *pm_command(const char *p, const char *end, const char **args,
 			      bool *update)
 {
@@ -482,42 +588,40 @@ static const char *pm_command(const char *p, const char *end, const char **args,
 		{ "port", "install", "port" }, { "pkg", "install", "pkg" },
 	};
 	static const struct { const char *cmd, *sub; } upd[] = {
-		{ "apt-get", "update" }, { "apt", "update" }, { "brew", "update" },
-		{ "dnf", "check-update" }, { "apk", "update" }, { "zypper", "refresh" },
+		{ "apt-get", "update" }, { "apt", "update" }, { "aptitude", "update" },
+		{ "apt-get", "upgrade" }, { "apt", "upgrade" }, { "apt-get", "dist-upgrade" },
+		{ "apt", "full-upgrade" }, { "brew", "update" }, { "brew", "upgrade" },
+		{ "dnf", "check-update" }, { "dnf", "upgrade" }, { "dnf", "update" },
+		{ "dnf", "makecache" }, { "yum", "update" }, { "yum", "makecache" },
+		{ "apk", "update" }, { "apk", "upgrade" }, { "zypper", "refresh" },
+		{ "zypper", "ref" }, { "zypper", "update" }, { "zypper", "up" },
+		{ "port", "selfupdate" }, { "pkg", "update" }, { "pkg", "upgrade" },
 	};
 
 	*update = false;
-	for (size_t i = 0; i < sizeof(upd) / sizeof(upd[0]); i++) {
-		const char *q;
+	for (size_t k = 0; k < 2; k++) {
+		size_t n = k ? sizeof(t) / sizeof(t[0]) : sizeof(upd) / sizeof(upd[0]);
 
-		if (!word_is(p, end, upd[i].cmd))
-			continue;
-		q = p + strlen(upd[i].cmd);
-		while (q < end && (*q == ' ' || (*q == '-' && q[1] == 'y')))
-			q += *q == '-' ? 2 : 1;
-		if (word_is(q, end, upd[i].sub) && q + strlen(upd[i].sub) == end) {
-			*update = true;
-			return "update";
-		}
-	}
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		const char *q;
+		for (size_t i = 0; i < n; i++) {
+			const char *cmd = k ? t[i].cmd : upd[i].cmd, *sub = k ? t[i].sub : upd[i].sub;
+			const char *q;
 
-		if (!word_is(p, end, t[i].cmd))
-			continue;
-		q = p + strlen(t[i].cmd);
-		/* options before the subcommand: apt-get -y install */
-		for (;;) {
-			while (q < end && *q == ' ')
-				q++;
-			if (q < end && *q == '-' && !word_is(q, end, t[i].sub))
-				q += strcspn(q, " ");
-			else
-				break;
-		}
-		if (word_is(q, end, t[i].sub)) {
-			*args = q + strlen(t[i].sub);
-			return t[i].pm;
+			if (!word_is(p, end, cmd))
+				continue;
+			q = p + strlen(cmd);
+			/* options before the subcommand: apt-get -y install */
+			for (;;) {
+				q = skip_blanks(q, end);
+				if (q < end && *q == '-' && !word_is(q, end, sub))
+					q = word_end(q, end);
+				else
+					break;
+			}
+			if (!word_is(q, end, sub))
+				continue;
+			*args = q + strlen(sub);
+			*update = !k;
+			return k ? t[i].pm : "update";
 		}
 	}
 	return NULL;
@@ -528,33 +632,76 @@ struct pkgs {
 	const char *list[64];
 	size_t n;
 	unsigned line;
+	size_t n_dropped;        /* commands taken out (installs, index refreshes) */
 };
 
-/* One command (no && chains): a package install goes to *pk and returns
- * true; "sudo" is dropped from the rest. */
-static bool take_packages(struct pstate *ps, const char *p, const char *end, struct pkgs *pk,
-			  unsigned line, bool *had_sudo, bool *is_update)
+/* Skip "sudo" and its options at p; *had says whether there was one. */
+static const char *skip_sudo(const char *p, const char *end, bool *had)
 {
-	const char *args, *pm;
+	static const char *const with_arg[] = { "-u", "-g", "-p", "-C", "-D", "-h", "-r", "-t",
+		"-U", "-T", NULL };
 
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	*had_sudo = false;
-	if (word_is(p, end, "sudo")) {
-		*had_sudo = true;
-		p += 4;
-		while (p < end && *p == ' ')
-			p++;
-		while (p < end && *p == '-') { /* sudo -E, -H */
-			p += strcspn(p, " ");
-			while (p < end && *p == ' ')
-				p++;
-		}
+	p = skip_blanks(p, end);
+	*had = word_is(p, end, "sudo");
+	if (!*had)
+		return p;
+	p = skip_blanks(p + 4, end);
+	while (p < end && *p == '-') { /* sudo -E, -H, -u user */
+		const char *e = word_end(p, end);
+		bool arg = false;
+
+		for (const char *const *w = with_arg; *w; w++)
+			arg |= (size_t)(e - p) == strlen(*w) && memcmp(p, *w, (size_t)(e - p)) == 0;
+		p = skip_blanks(e, end);
+		if (arg)
+			p = skip_blanks(word_end(p, end), end);
 	}
-	pm = pm_command(p, end, &args, is_update);
+	return p;
+}
+
+/* One command (no && chains), blanks trimmed: a package install goes to
+ * *pk and an index refresh is dropped (both return true). */
+static bool take_packages(struct pstate *ps, const char *p, const char *end, struct pkgs *pk,
+			  unsigned line)
+{
+	const char *args, *pm, *word[64];
+	size_t len[64], n = 0;
+	bool sudo, update;
+
+	p = skip_sudo(p, end, &sudo);
+	while (p < end && is_assignment(p, end))
+		p = skip_blanks(word_end(p, end), end);
+	if (word_is(p, end, "env"))
+		p = skip_blanks(p + 3, end);
+	while (p < end && is_assignment(p, end))
+		p = skip_blanks(word_end(p, end), end);
+	pm = pm_command(p, end, &args, &update);
 	if (pm == NULL)
 		return false;
-	if (*is_update)
+	if (update)
+		return true;
+	for (args = skip_blanks(args, end); args < end; args = skip_blanks(args, end)) {
+		const char *e = word_end(args, end), *b = args;
+
+		args = e;
+		if (*b == '\\' && e - b == 1)
+			continue;
+		/* a comment or a redirection ends the packages */
+		if (strchr("#<>|&", *b) || memchr(b, '>', (size_t)(e - b)))
+			break;
+		if (*b == '-')
+			continue;
+		if ((*b == '\'' || *b == '"') && e - b >= 2 && e[-1] == *b) {
+			b++;
+			e--;
+		}
+		if (e > b && n < 64) {
+			word[n] = b;
+			len[n++] = (size_t)(e - b);
+		}
+	}
+	/* "pacman -Syu" with no packages upgrades the system: dropped */
+	if (n == 0)
 		return true;
 	if (pk->pm && strcmp(pk->pm, pm) != 0) {
 		skills_warn(ps->s, line, "one block installs with both %s and %s; only %s's "
@@ -563,52 +710,78 @@ static bool take_packages(struct pstate *ps, const char *p, const char *end, str
 	}
 	pk->pm = pm;
 	pk->line = pk->line ? pk->line : line;
-	while (args < end) {
-		size_t n;
+	for (size_t i = 0; i < n; i++) {
+		const char *b = word[i];
+		size_t l = len[i];
 
-		while (args < end && (*args == ' ' || *args == '\t' || *args == '\\'))
-			args++;
-		n = strcspn(args, " \t");
-		if ((size_t)(end - args) < n)
-			n = (size_t)(end - args);
-		if (n == 0)
-			break;
-		if (args[0] != '-' && pk->n < 64) {
-			size_t nl = n;
-			const char *eq = memchr(args, '=', n);
-
-			if (eq && strcmp(pm, "apt") == 0)
-				nl = (size_t)(eq - args); /* pkg=1.2-3 */
-			pk->list[pk->n++] = arena_strndup(ps->s->arena, args, nl);
+		if (memchr(b, '$', l) || memchr(b, '`', l) || memchr(b, '*', l)) {
+			skills_warn(ps->s, line, "package '%.*s' depends on the shell; it cannot be "
+				    "checked", (int)l, b);
+			continue;
 		}
-		args += n;
+		if (strcmp(pm, "apt") == 0 && memchr(b, '=', l))
+			l = (size_t)((const char *)memchr(b, '=', l) - b); /* pkg=1.2-3 */
+		if (l && pk->n < 64)
+			pk->list[pk->n++] = arena_strndup(ps->s->arena, b, l);
 	}
 	return true;
 }
 
-/* Rewrite one logical command line: drop "sudo", take package installs
- * out, keep the rest with its own separators (&&, ||, ;). */
+/* Could this command line hold "sudo" or a package install?  Lines that
+ * cannot are kept byte for byte. */
+static bool may_rewrite(const char *t, size_t len)
+{
+	static const char *const words[] = { "sudo", "apt", "apt-get", "aptitude", "dnf", "yum",
+		"zypper", "pacman", "brew", "apk", "port", "pkg", NULL };
+
+	for (const char *const *w = words; *w; w++) {
+		size_t n = strlen(*w);
+
+		for (const char *p = t; p + n <= t + len; p++) {
+			p = memmem(p, (size_t)(t + len - p), *w, n);
+			if (p == NULL)
+				break;
+			if ((p == t || strchr(" \t;&|(=", p[-1])) &&
+			    (p + n == t + len || p[n] == ' ' || p[n] == '\t'))
+				return true;
+		}
+	}
+	return false;
+}
+
+#define MAX_SEGMENTS 64
+
+/* Rewrite one logical command line: take package installs and index
+ * refreshes out, drop a leading "sudo", keep the rest as written.  A
+ * command taken out counts as having succeeded, so "A && B && C" without B
+ * is "A && C", and "A; B && C" is "A; C". */
 static void rewrite_command(struct pstate *ps, const char *t, size_t len, unsigned line,
 			    struct pkgs *pk, struct sbuf *out, bool *root)
 {
+	struct { const char *b, *e, *sep; size_t seplen; bool keep; } seg[MAX_SEGMENTS];
 	const char *p = t, *end = t + len;
-	size_t pending_sep = 0; /* length of the separator owed after the last kept part */
-	const char *sep_text = NULL;
+	size_t n = 0;
+	bool changed = false, joined = false;
+	int last = -1;
+	char quote = 0;
 
-	while (p < end) {
-		const char *q = p, *sep = end, *c = p;
+	if (!may_rewrite(t, len)) {
+		sbuf_add(out, t, len);
+		return;
+	}
+	/* split at ; && || outside quotes (";;" ends a case branch) */
+	while (p <= end && n < MAX_SEGMENTS) {
+		const char *q = p, *sep = end;
 		size_t seplen = 0;
-		char quote = 0;
-		bool sudo, upd;
 
 		for (; q < end; q++) {
 			if (quote) {
 				if (*q == quote)
 					quote = 0;
-				continue;
-			}
-			if (*q == '"' || *q == '\'') {
+			} else if (*q == '"' || *q == '\'') {
 				quote = *q;
+			} else if (*q == ';' && q + 1 < end && q[1] == ';') {
+				q++;
 			} else if (*q == ';') {
 				sep = q;
 				seplen = 1;
@@ -619,43 +792,77 @@ static void rewrite_command(struct pstate *ps, const char *t, size_t len, unsign
 				break;
 			}
 		}
-		if (take_packages(ps, p, sep, pk, line, &sudo, &upd)) {
-			if (sudo)
-				*root = true;
-		} else {
-			while (c < sep && (*c == ' ' || *c == '\t'))
-				c++;
-			if (word_is(c, sep, "sudo")) {
-				*root = true;
-				skills_warn(ps->s, line, "'sudo' removed: halo-agent runs every step "
-					    "as you, in the sandbox, never as root");
-				c += 4;
-				while (c < sep && *c == ' ')
-					c++;
-				while (c < sep && *c == '-') {
-					c += strcspn(c, " ");
-					while (c < sep && *c == ' ')
-						c++;
-				}
-			}
-			while (sep > c && (sep[-1] == ' ' || sep[-1] == '\t'))
-				sep--;
-			if (c < sep) {
-				if (pending_sep) {
-					sbuf_adds(out, " ");
-					sbuf_add(out, sep_text, pending_sep);
-					sbuf_adds(out, " ");
-				}
-				sbuf_add(out, c, (size_t)(sep - c));
-				/* find the separator again past the trimmed blanks */
-				while (sep < end && (*sep == ' ' || *sep == '\t'))
-					sep++;
-				pending_sep = seplen;
-				sep_text = sep;
+		seg[n].b = skip_blanks(p, sep);
+		seg[n].e = sep;
+		while (seg[n].e > seg[n].b && (seg[n].e[-1] == ' ' || seg[n].e[-1] == '\t'))
+			seg[n].e--;
+		seg[n].sep = sep;
+		seg[n].seplen = seplen;
+		seg[n].keep = true;
+		n++;
+		if (sep == end)
+			break;
+		p = sep + seplen;
+	}
+	if (n == MAX_SEGMENTS && seg[n - 1].sep != end) {
+		sbuf_add(out, t, len); /* too many to take apart: as written */
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool sudo;
+		const char *b;
+
+		if (seg[i].b == seg[i].e)
+			continue;
+		if (take_packages(ps, seg[i].b, seg[i].e, pk, line)) {
+			pk->n_dropped++;
+			seg[i].keep = false;
+			changed = true;
+			continue;
+		}
+		b = skip_sudo(seg[i].b, seg[i].e, &sudo);
+		if (sudo) {
+			*root = true;
+			changed = true;
+			skills_warn(ps->s, line, "'sudo' removed: halo-agent runs every step as you, "
+				    "in the sandbox, never as root");
+			seg[i].b = b;
+		}
+	}
+	if (!changed) {
+		sbuf_add(out, t, len);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!seg[i].keep || seg[i].b == seg[i].e) {
+			/* a ';' before or after what was taken out joins what remains */
+			if (!seg[i].keep && (seg[i].seplen == 1 || (last >= 0 &&
+			    seg[last].seplen == 1)))
+				joined = true;
+			continue;
+		}
+		if (last >= 0) {
+			const char *sep = seg[i - 1].sep;
+			size_t seplen = seg[i - 1].seplen;
+
+			if ((size_t)last + 1 == i) /* nothing taken out between: as written */
+				sbuf_add(out, seg[last].e, (size_t)(seg[i].b - seg[last].e));
+			else if (joined || seplen == 1)
+				sbuf_adds(out, "; ");
+			else {
+				sbuf_adds(out, " ");
+				sbuf_add(out, sep, seplen);
+				sbuf_adds(out, " ");
 			}
 		}
-		p = q < end ? q + seplen : end;
+		sbuf_add(out, seg[i].b, (size_t)(seg[i].e - seg[i].b));
+		last = (int)i;
+		joined = false;
 	}
+	/* a separator the line ended with (a trailing ';' or '&&' continued below) */
+	if (last >= 0 && seg[last].seplen && (size_t)last + 1 < n &&
+	    seg[n - 1].b == seg[n - 1].e && (size_t)last + 2 == n)
+		sbuf_add(out, seg[last].e, (size_t)(seg[n - 1].e - seg[last].e));
 }
 
 /* Does the script hold anything but blank lines and comments? */
@@ -674,6 +881,27 @@ static bool has_real_command(const struct script *sc)
 			p++;
 	}
 	return false;
+}
+
+/* Record the file line of the next line of code (0: not known yet). */
+static int push_code_line(struct pstate *ps, unsigned line)
+{
+	if (ps->n_code_lines == ps->cap_code_lines) {
+		size_t cap = ps->cap_code_lines ? ps->cap_code_lines * 2 : 64;
+		unsigned *v;
+
+		if (ps->n_code_lines >= MAX_SCRIPT_LINES)
+			return ps->err = skills_seterr(SKILLS_EPARSE, "%s:%u: a code block longer "
+						       "than %d lines", ps->s->file,
+						       line_of_off(ps, ps->cursor), MAX_SCRIPT_LINES);
+		v = realloc(ps->code_lines, cap * sizeof(*v));
+		if (v == NULL)
+			return ps->err = skills_seterr(SKILLS_EIO, "out of memory");
+		ps->code_lines = v;
+		ps->cap_code_lines = cap;
+	}
+	ps->code_lines[ps->n_code_lines++] = line;
+	return 0;
 }
 
 /* ---- steps ----------------------------------------------------------------- */
@@ -706,20 +934,37 @@ static struct skills_step *new_step(struct pstate *ps, unsigned line)
 	st->line = line;
 	st->alt_group = -1;
 	st->alt_option = -1;
-	st->section = current_section(ps);
+	st->section = current_section(ps, &st->section_heading);
 	st->heading = "";
 	st->note = "";
 	st->lang = "";
-	/* the innermost heading text, and the condition from the headings */
+	/* The innermost heading's text; the condition of the headings above,
+	 * each of os, arch and pm from the innermost that names it ("macOS" >
+	 * "Apple silicon (arm64)" is macos and aarch64); the innermost platform
+	 * or method heading is the option, among its siblings, this step
+	 * belongs to. */
 	for (int l = MAX_HEADING; l >= 1; l--) {
-		if (!ps->h[l].present)
+		const struct heading *h = &ps->h[l];
+
+		if (!h->present)
 			continue;
 		if (st->heading[0] == '\0')
-			st->heading = ps->h[l].text;
-		if (ps->h[l].has_cond && st->alt_group < 0) {
-			st->when = ps->h[l].cond;
-			st->alt_group = ps->h[l].parent_id + 1; /* 0: top level */
-			st->alt_option = ps->h[l].id;
+			st->heading = h->text;
+		if (st->when.n_os == 0 && h->cond.n_os) {
+			memcpy(st->when.os, h->cond.os, sizeof(st->when.os));
+			st->when.n_os = h->cond.n_os;
+		}
+		if (st->when.n_arch == 0 && h->cond.n_arch) {
+			memcpy(st->when.arch, h->cond.arch, sizeof(st->when.arch));
+			st->when.n_arch = h->cond.n_arch;
+		}
+		if (st->when.n_pm == 0 && h->cond.n_pm) {
+			memcpy(st->when.pm, h->cond.pm, sizeof(st->when.pm));
+			st->when.n_pm = h->cond.n_pm;
+		}
+		if ((h->has_cond || h->method) && st->alt_group < 0) {
+			st->alt_group = h->parent_id + 1; /* 0: top level */
+			st->alt_option = h->id;
 		}
 	}
 	return st;
@@ -776,6 +1021,7 @@ static int make_fetch(struct pstate *ps, struct skills_step *st, char **lines, s
 		      size_t n)
 {
 	struct skills_skill *s = ps->s;
+	char seen[128] = "", key[16];
 
 	st->kind = SKILLS_STEP_FETCH;
 	for (size_t i = 0; i < n; i++) {
@@ -800,7 +1046,17 @@ static int make_fetch(struct pstate *ps, struct skills_step *st, char **lines, s
 		while (colon < t + len && *colon == ' ')
 			colon++;
 		val = arena_strndup(s->arena, colon, (size_t)(t + len - colon));
+		snprintf(key, sizeof(key), "|%.*s|", (int)(kl < 12 ? kl : 12), t);
+		if (strstr(seen, key))
+			return skills_seterr(SKILLS_EPARSE, "%s:%u: fetch block: '%.*s' is given "
+					     "twice", s->file, line, (int)kl, t);
+		if (strlen(seen) + strlen(key) < sizeof(seen))
+			strcat(seen, key);
 		if (kl == 3 && memcmp(t, "url", 3) == 0) {
+			if (strncasecmp(val, "https://", 8) != 0 && strncasecmp(val, "http://", 7) != 0)
+				return skills_seterr(SKILLS_EPARSE, "%s:%u: url: '%.80s' is not an "
+						     "http:// or https:// address", s->file, line,
+						     val);
 			st->url = val;
 		} else if (kl == 6 && memcmp(t, "sha256", 6) == 0) {
 			if (!hex64(val))
@@ -822,15 +1078,53 @@ static int make_fetch(struct pstate *ps, struct skills_step *st, char **lines, s
 						     "('.' for the workspace itself)", s->file, line,
 						     val);
 			st->extract = val;
+		} else if (kl == 3 && memcmp(t, "git", 3) == 0) {
+			st->git = val;
+		} else if (kl == 6 && memcmp(t, "commit", 6) == 0) {
+			if (strlen(val) < 7 || strlen(val) > 64 || strspn(val, "0123456789abcdefABCDEF") !=
+			    strlen(val))
+				return skills_seterr(SKILLS_EPARSE, "%s:%u: commit '%.80s' is not a "
+						     "commit id (7 to 64 hex digits)", s->file, line,
+						     val);
+			st->commit = val;
 		} else {
 			return skills_seterr(SKILLS_EPARSE, "%s:%u: fetch block: unknown key "
-					     "'%.*s' (known: url, sha256, to, extract)", s->file,
-					     line, (int)kl, t);
+					     "'%.*s' (known: url, sha256, git, commit, to, extract)",
+					     s->file, line, (int)kl, t);
 		}
 	}
+	if (st->git) {
+		const char *base, *end;
+
+		if (st->url || st->sha256 || st->extract)
+			return skills_seterr(SKILLS_EPARSE, "%s:%u: a fetch block is either a "
+					     "download (url, sha256, extract) or a clone (git, "
+					     "commit), not both", s->file, st->line);
+		if (st->commit == NULL)
+			skills_warn(s, st->line, "the clone of %s is not pinned: add 'commit: <id>' "
+				    "so every install builds the same source", st->git);
+		if (st->to == NULL) {
+			end = st->git + strlen(st->git);
+			while (end > st->git && end[-1] == '/')
+				end--;
+			if (end - st->git > 4 && memcmp(end - 4, ".git", 4) == 0)
+				end -= 4;
+			base = end;
+			while (base > st->git && base[-1] != '/' && base[-1] != ':')
+				base--;
+			st->to = arena_strndup(s->arena, base, (size_t)(end - base));
+			if (!safe_rel(st->to) || strchr(st->to, '$'))
+				return skills_seterr(SKILLS_EPARSE, "%s:%u: cannot name the clone from "
+						     "its URL: add 'to: DIR'", s->file, st->line);
+		}
+		return 0;
+	}
+	if (st->commit)
+		return skills_seterr(SKILLS_EPARSE, "%s:%u: 'commit' goes with 'git', not with "
+				     "a download", s->file, st->line);
 	if (st->url == NULL || st->url[0] == '\0')
-		return skills_seterr(SKILLS_EPARSE, "%s:%u: fetch block without 'url:'", s->file,
-				     st->line);
+		return skills_seterr(SKILLS_EPARSE, "%s:%u: fetch block without 'url:' (or "
+				     "'git:')", s->file, st->line);
 	if (st->sha256 == NULL)
 		return skills_seterr(SKILLS_EPARSE, "%s:%u: fetch of %s has no sha256: pin the "
 				     "download with 'sha256: <64 hex digits>'", s->file, st->line,
@@ -850,6 +1144,37 @@ static int make_fetch(struct pstate *ps, struct skills_step *st, char **lines, s
 	return 0;
 }
 
+/* The delimiter of a here-document a command line opens ("<<EOF",
+ * "<<-'EOF'", "<< \"END\""), into word; "" if none. */
+static void heredoc_word(const char *cmd, char *word, size_t cap)
+{
+	const char *p = cmd;
+
+	word[0] = '\0';
+	while ((p = strstr(p, "<<")) != NULL) {
+		size_t n;
+		char q = 0;
+
+		p += 2;
+		if (*p == '<') { /* <<< here-string */
+			p++;
+			continue;
+		}
+		if (*p == '-')
+			p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\'' || *p == '"')
+			q = *p++;
+		n = q ? strcspn(p, q == '"' ? "\"" : "'") : strcspn(p, " \t;&|<>)");
+		if (n == 0 || n >= cap)
+			continue;
+		memcpy(word, p, n);
+		word[n] = '\0';
+		return;
+	}
+}
+
 /* Turn the code block just read into a step (or two: packages, then the
  * rest of the script). */
 static int finish_code(struct pstate *ps, unsigned open_line)
@@ -861,7 +1186,9 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 	size_t *lens = NULL, n = 0;
 	struct script sc = { 0 };
 	struct pkgs pk = { 0 };
-	bool root = false, console;
+	bool root = false, console, in_cmd = false;
+	size_t indent;
+	char heredoc[64] = "";
 	int rc = 0;
 
 	/* the lines of the block */
@@ -887,14 +1214,16 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 			p = nl + 1;
 		}
 	}
-	while (n > ps->n_code_lines && ps->n_code_lines < MAX_SCRIPT_LINES) {
-		/* lines md4c gave no pointer for (blank): count on */
-		ps->code_lines[ps->n_code_lines] = 0;
-		ps->n_code_lines++;
-	}
+	/* lines md4c gave no pointer for (blank): count on from the last known */
+	while (n > ps->n_code_lines)
+		if (push_code_line(ps, 0) < 0) {
+			rc = ps->err;
+			goto out;
+		}
 	for (size_t i = 0; i < n; i++)
 		if (ps->code_lines[i] == 0)
-			ps->code_lines[i] = i ? ps->code_lines[i - 1] + 1 : open_line + 1;
+			ps->code_lines[i] = i ? ps->code_lines[i - 1] + 1
+					      : open_line + (ps->fence ? 1 : 0);
 
 	if ((st = new_step(ps, open_line)) == NULL) {
 		rc = ps->err;
@@ -937,24 +1266,50 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 	}
 
 	/* a shell block: prompts, continuations, sudo and package installs */
-	console = console_lang(lang) || all_dollar_prompts(lines, lens, n);
+	indent = prompt_indent(lines, lens, n);
+	console = console_lang(lang) || has_dollar_prompt(lines, lens, n, indent);
 	for (size_t i = 0; i < n; i++) {
 		const char *t = lines[i];
 		size_t len = lens[i];
 		unsigned line = ps->code_lines[i];
+
+		if (heredoc[0]) {
+			/* a here-document's body is data: kept as it is (in a
+			 * transcript, without its "> " prompts) */
+			size_t a = 0, b;
+
+			if (console && len > indent && t[indent] == '>') {
+				size_t pl = len > indent + 1 && t[indent + 1] == ' ' ? 2 : 1;
+
+				t += indent + pl;
+				len -= indent + pl;
+			}
+			b = len;
+			script_line(&sc, t, len, line);
+			while (a < b && t[a] == '\t')
+				a++;
+			while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\r'))
+				b--;
+			if (b - a == strlen(heredoc) && memcmp(t + a, heredoc, b - a) == 0)
+				heredoc[0] = '\0';
+			continue;
+		}
 		struct sbuf cmd = { 0 }, kept = { 0 };
 		bool r = false;
 
 		if (console) {
-			size_t pl, lead = 0;
+			size_t pl = len > indent ? prompt_len(t + indent, len - indent, &r) : 0;
 
-			while (lead < len && (t[lead] == ' ' || t[lead] == '\t'))
-				lead++;
-			pl = prompt_len(t + lead, len - lead, &r);
-			if (pl == 0)
+			if (pl == 0 && in_cmd && len > indent && t[indent] == '>' &&
+			    (len == indent + 1 || t[indent + 1] == ' ')) {
+				pl = len == indent + 1 ? 1 : 2; /* "> ": the command goes on */
+			} else if (pl == 0) {
+				in_cmd = false;
 				continue; /* output */
-			t += lead + pl;
-			len -= lead + pl;
+			}
+			in_cmd = true;
+			t += indent + pl;
+			len -= indent + pl;
 		}
 		sbuf_add(&cmd, t, len);
 		/* a command continued with "\" (and, in a console, "> ") */
@@ -983,10 +1338,13 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 		}
 		if (r)
 			root = true;
-		if (cmd.len && cmd.p[strspn(cmd.p, " \t")] != '#')
+		if (cmd.len && cmd.p[strspn(cmd.p, " \t")] != '#') {
 			rewrite_command(ps, cmd.p, cmd.len, line, &pk, &kept, &root);
-		else if (cmd.len)
+			if (kept.len)
+				heredoc_word(kept.p, heredoc, sizeof(heredoc));
+		} else if (cmd.len) {
 			sbuf_add(&kept, cmd.p, cmd.len); /* a comment stays */
+		}
 		if (kept.len)
 			script_line(&sc, kept.p, kept.len, line);
 		sbuf_free(&cmd);
@@ -996,13 +1354,13 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 		rc = skills_seterr(SKILLS_EIO, "out of memory");
 		goto out;
 	}
-	if (pk.n) {
+	if (pk.pm) {
 		/* the packages come first, as their own step */
 		struct skills_step copy = *st;
 
 		st->kind = SKILLS_STEP_PACKAGES;
 		st->pm = pk.pm;
-		st->packages = arena_alloc(s->arena, pk.n * sizeof(*st->packages));
+		st->packages = arena_alloc(s->arena, (pk.n ? pk.n : 1) * sizeof(*st->packages));
 		if (st->packages == NULL) {
 			rc = skills_seterr(SKILLS_EIO, "out of memory");
 			goto out;
@@ -1011,7 +1369,7 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 		st->n_packages = pk.n;
 		st->root = true;
 		st->creates = st->unless = NULL;
-		if (!pk.pm || sc.n == 0 || !has_real_command(&sc))
+		if (sc.n == 0 || !has_real_command(&sc))
 			goto out;
 		if ((st = new_step(ps, open_line)) == NULL) {
 			rc = ps->err;
@@ -1022,8 +1380,13 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 	st->kind = SKILLS_STEP_SHELL;
 	st->root = root;
 	if (!has_real_command(&sc)) {
-		if (pk.n || pk.pm)
+		if (pk.n_dropped) {
+			/* "sudo apt-get update" alone: nothing for us to do */
+			skills_warn(s, open_line, "this block only refreshes or upgrades the "
+				    "system's packages, which halo-agent leaves to you; skipped");
+			s->n_steps--;
 			goto out;
+		}
 		if (st->section == SKILLS_SEC_OTHER) {
 			st->kind = SKILLS_STEP_TEXT;
 			st->script = ps->code.len ? arena_strdup(s->arena, ps->code.p) : "";
@@ -1064,17 +1427,26 @@ static char *attr_str(struct pstate *ps, const MD_ATTRIBUTE *a)
 }
 
 /* The line of the opening fence of the block just entered. */
+/* The first line that starts at or after offset off. */
+static unsigned first_line_after(const struct pstate *ps, size_t off)
+{
+	unsigned n = line_of_off(ps, off);
+
+	return off == 0 || ps->doc[off - 1] == '\n' ? n : n + 1;
+}
+
 static unsigned code_open_line(struct pstate *ps)
 {
 	if (ps->info_ptr && in_doc(ps, ps->info_ptr))
 		return line_of(ps, ps->info_ptr);
-	if (ps->code_first)
-		return line_of(ps, ps->code_first) - 1;
-	/* an empty block with no info string: the next fence after the cursor */
-	for (unsigned n = line_of_off(ps, ps->cursor); n <= ps->n_lines; n++)
+	if (ps->fence == 0) /* an indented block starts with its code */
+		return ps->code_first ? line_of(ps, ps->code_first) : line_of_off(ps, ps->code_start);
+	/* no info string: the first fence after what came before the block (its
+	 * code may start with blank lines, which give no pointer) */
+	for (unsigned n = first_line_after(ps, ps->code_start); n <= ps->n_lines; n++)
 		if (is_fence_line(ps, n, ps->fence))
 			return n;
-	return line_of_off(ps, ps->cursor);
+	return line_of_off(ps, ps->code_start);
 }
 
 /* A fenced block must be closed by a fence: md4c lets it run to the end of
@@ -1107,14 +1479,20 @@ static int check_closed(struct pstate *ps, unsigned open_line)
 static void flush_para(struct pstate *ps)
 {
 	struct skills_skill *s = ps->s;
+	const char *p = ps->para.p;
+	size_t len = ps->para.len;
 
-	if (ps->para.len && !ps->para.failed) {
+	while (len && (*p == ' ' || *p == '\t'))
+		p++, len--;
+	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	if (len && !ps->para.failed) {
 		if (ps->after_title && s->summary == NULL && s->description == NULL)
-			s->summary = arena_strdup(s->arena, ps->para.p);
+			s->summary = arena_strndup(s->arena, p, len);
 		if (ps->note.len < MAX_NOTE) {
 			if (ps->note.len)
 				sbuf_adds(&ps->note, " ");
-			sbuf_add(&ps->note, ps->para.p, ps->para.len);
+			sbuf_add(&ps->note, p, len);
 		}
 	}
 	sbuf_free(&ps->para);
@@ -1126,6 +1504,7 @@ static int enter_block(MD_BLOCKTYPE type, void *detail, void *ud)
 
 	switch (type) {
 	case MD_BLOCK_H:
+		flush_para(ps); /* what came before belongs to the previous section */
 		ps->in_heading = (int)((MD_BLOCK_H_DETAIL *)detail)->level;
 		ps->heading_ptr = NULL;
 		sbuf_free(&ps->heading_text);
@@ -1146,8 +1525,11 @@ static int enter_block(MD_BLOCKTYPE type, void *detail, void *ud)
 		ps->fence = d->fence_char;
 		ps->info = attr_str(ps, &d->info);
 		ps->lang = attr_str(ps, &d->lang);
+		if (ps->lang && strchr(ps->lang, '{')) /* ```sh{os=linux} */
+			*strchr(ps->lang, '{') = '\0';
 		ps->info_ptr = d->info.size ? d->info.text : NULL;
 		ps->code_first = ps->code_last_end = NULL;
+		ps->code_start = ps->cursor;
 		ps->n_code_lines = 0;
 		ps->code_line_open = false;
 		sbuf_free(&ps->code);
@@ -1178,15 +1560,13 @@ static void end_heading(struct pstate *ps)
 	h->text = arena_strdup(ps->s->arena, text);
 	h->id = ps->next_heading_id++;
 	h->parent_id = parent;
-	classify_heading(ps, h);
 	if (level == 1 && !ps->seen_h1) {
+		classify_heading(ps, h, true);
 		ps->seen_h1 = true;
 		ps->s->title = h->text;
 		ps->after_title = true;
-		/* the title names a section only when its words say so */
-		if ((int)h->kind == -1)
-			h->kind = SKILLS_SEC_NONE;
 	} else {
+		classify_heading(ps, h, false);
 		ps->after_title = false;
 	}
 	sbuf_free(&ps->note);
@@ -1201,6 +1581,9 @@ static int leave_block(MD_BLOCKTYPE type, void *detail, void *ud)
 	switch (type) {
 	case MD_BLOCK_H:
 		end_heading(ps);
+		break;
+	case MD_BLOCK_TABLE: /* its cells are the note of what follows */
+		flush_para(ps);
 		break;
 	case MD_BLOCK_QUOTE:
 		ps->quote_depth--;
@@ -1226,19 +1609,25 @@ static int leave_block(MD_BLOCKTYPE type, void *detail, void *ud)
 	return ps->err;
 }
 
+/* An image's alt text is not prose: a line of badges ("build passing")
+ * is no summary, a logo no part of a title. */
 static int enter_span(MD_SPANTYPE type, void *detail, void *ud)
 {
-	(void)type;
+	struct pstate *ps = ud;
+
 	(void)detail;
-	(void)ud;
+	if (type == MD_SPAN_IMG)
+		ps->in_img++;
 	return 0;
 }
 
 static int leave_span(MD_SPANTYPE type, void *detail, void *ud)
 {
-	(void)type;
+	struct pstate *ps = ud;
+
 	(void)detail;
-	(void)ud;
+	if (type == MD_SPAN_IMG && ps->in_img > 0)
+		ps->in_img--;
 	return 0;
 }
 
@@ -1249,34 +1638,15 @@ static void code_text(struct pstate *ps, const char *text, MD_SIZE size)
 			ps->code_first = text;
 		ps->code_last_end = text + size;
 		if (!ps->code_line_open) {
-			if (ps->n_code_lines == ps->cap_code_lines) {
-				size_t cap = ps->cap_code_lines ? ps->cap_code_lines * 2 : 64;
-				unsigned *v;
-
-				if (cap > MAX_SCRIPT_LINES) {
-					ps->err = skills_seterr(SKILLS_EPARSE, "%s:%u: a code block "
-								"longer than %d lines", ps->s->file,
-								line_of(ps, text), MAX_SCRIPT_LINES);
-					return;
-				}
-				v = realloc(ps->code_lines, cap * sizeof(*v));
-				if (v == NULL) {
-					ps->err = skills_seterr(SKILLS_EIO, "out of memory");
-					return;
-				}
-				ps->code_lines = v;
-				ps->cap_code_lines = cap;
-			}
-			ps->code_lines[ps->n_code_lines++] = line_of(ps, text);
+			if (push_code_line(ps, line_of(ps, text)) < 0)
+				return;
 			ps->code_line_open = true;
 		}
 	}
 	if (size == 1 && text[0] == '\n') {
-		if (!ps->code_line_open) {
-			/* a blank line: no pointer came for it */
-			if (ps->n_code_lines < ps->cap_code_lines)
-				ps->code_lines[ps->n_code_lines++] = 0;
-		}
+		/* a blank line: no pointer came for it */
+		if (!ps->code_line_open && push_code_line(ps, 0) < 0)
+			return;
 		ps->code_line_open = false;
 	}
 	sbuf_add(&ps->code, text, size);
@@ -1291,6 +1661,8 @@ static int text_cb(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *ud
 		code_text(ps, text, size);
 		return ps->err;
 	}
+	if (ps->in_img)
+		return 0;
 	if (ps->in_heading) {
 		if (type == MD_TEXT_SOFTBR || type == MD_TEXT_BR)
 			sbuf_adds(&ps->heading_text, " ");
@@ -1308,21 +1680,42 @@ static int text_cb(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *ud
 /* ---- the whole document -------------------------------------------------- */
 
 /* A name for a document without front matter: its title or file name,
- * lower-cased with runs of other characters turned into one '-'. */
+ * lower-cased with runs of other characters turned into one '-'.  A title
+ * says more than the name: "qk — a quick file finder" is qk, "Installing
+ * Widgetd" is widgetd. */
 static const char *derive_name(struct skills_skill *s, const char *from)
 {
+	static const char *const seps[] = { " \xe2\x80\x94 ", " \xe2\x80\x93 ", " - ", ": ", " (",
+		" | ", NULL };
+	static const char *const leads[] = { "how to ", "installing ", "install ",
+		"installation of ", "setting up ", "set up ", NULL };
+	const char *end = from + strlen(from);
 	char buf[65];
 	size_t o = 0;
 	bool dash = false;
 
-	for (const char *p = from; *p && o < sizeof(buf) - 1; p++) {
+	for (const char *const *sp = seps; *sp; sp++) {
+		const char *q = strstr(from, *sp);
+
+		if (q && q > from && q < end)
+			end = q;
+	}
+	for (const char *const *l = leads; *l; l++) {
+		size_t n = strlen(*l);
+
+		if ((size_t)(end - from) > n && strncasecmp(from, *l, n) == 0)
+			from += n;
+	}
+	for (const char *p = from; p < end && o < sizeof(buf) - 1; p++) {
 		unsigned char c = (unsigned char)*p;
 
 		if (isalnum(c) && c < 0x80) {
-			if (dash && o > 0)
+			if (dash && o > 0) {
+				if (o + 2 > sizeof(buf) - 1)
+					break;
 				buf[o++] = '-';
-			if (o < sizeof(buf) - 1)
-				buf[o++] = (char)tolower(c);
+			}
+			buf[o++] = (char)tolower(c);
 			dash = false;
 		} else {
 			dash = true;
@@ -1339,7 +1732,7 @@ static void resolve_sections(struct pstate *ps)
 	for (size_t i = 0; i < s->n_steps; i++) {
 		struct skills_step *st = &s->steps[i];
 
-		if ((int)st->section == -1 || st->section == SKILLS_SEC_NONE)
+		if (st->section == SKILLS_SEC_NONE)
 			st->section = ps->any_install ? SKILLS_SEC_OTHER : SKILLS_SEC_INSTALL;
 	}
 }
@@ -1380,10 +1773,12 @@ int skills_parse(struct skills_skill *out, const char *file, const char *dir_nam
 	ps.doc = text;
 	ps.len = len;
 	{
+		/* lines end as CommonMark (and md4c) end them: "\n", "\r\n" or a
+		 * lone "\r" */
 		size_t n = 1;
 
 		for (size_t i = 0; i < len; i++)
-			n += text[i] == '\n';
+			n += is_eol(text, len, i);
 		ps.line_start = malloc(n * sizeof(*ps.line_start));
 		if (ps.line_start == NULL) {
 			rc = skills_seterr(SKILLS_EIO, "out of memory");
@@ -1392,14 +1787,15 @@ int skills_parse(struct skills_skill *out, const char *file, const char *dir_nam
 		ps.line_start[0] = 0;
 		ps.n_lines = 1;
 		for (size_t i = 0; i < len; i++)
-			if (text[i] == '\n' && i + 1 < len)
+			if (is_eol(text, len, i) && i + 1 < len)
 				ps.line_start[ps.n_lines++] = (unsigned)(i + 1);
 	}
 
 	/* front matter: "---" on the first line (after a BOM) up to "---" or "..." */
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
 		body += 3;
-	if (strncmp(body, "---", 3) == 0 && (body[3] == '\n' || body[3] == '\r')) {
+	if ((size_t)(text + len - body) >= 4 && memcmp(body, "---", 3) == 0 &&
+	    (body[3] == '\n' || body[3] == '\r')) {
 		unsigned n;
 		const char *fm = NULL, *fm_end = NULL;
 

@@ -84,13 +84,16 @@ static void cond_str(const struct skills_cond *c, char *buf, size_t cap)
 {
 	size_t o = 0;
 
+	const char *const *lists[3] = { c->os, c->pm, c->arch };
+	size_t counts[3] = { c->n_os, c->n_pm, c->n_arch };
+
 	buf[0] = '\0';
-	for (size_t i = 0; i < c->n_os; i++)
-		o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s%s", o ? ", " : "", c->os[i]);
-	for (size_t i = 0; i < c->n_pm && o < cap; i++)
-		o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s%s", o ? ", " : "", c->pm[i]);
-	for (size_t i = 0; i < c->n_arch && o < cap; i++)
-		o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "%s%s", o ? ", " : "", c->arch[i]);
+	for (size_t k = 0; k < 3; k++)
+		for (size_t i = 0; i < counts[k] && o < cap; i++) {
+			int n = snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", lists[k][i]);
+
+			o = n < 0 || (size_t)n >= cap - o ? cap : o + (size_t)n;
+		}
 }
 
 static void machine_str(const struct skills_facts *f, char *buf, size_t cap)
@@ -98,6 +101,22 @@ static void machine_str(const struct skills_facts *f, char *buf, size_t cap)
 	snprintf(buf, cap, "%.60s%s%.40s %.30s%s%.100s%s", f->distro[0] ? f->distro : f->os,
 		 f->version[0] ? " " : "", f->version, f->arch,
 		 f->pms[0] ? " (" : "", f->pms, f->pms[0] ? ")" : "");
+}
+
+/* How a person installs packages with a manager (brew refuses root). */
+static const char *install_command(const char *pm)
+{
+	static const struct { const char *pm, *cmd; } t[] = {
+		{ "apt", "sudo apt-get install -y" }, { "dnf", "sudo dnf install -y" },
+		{ "pacman", "sudo pacman -S --needed" }, { "brew", "brew install" },
+		{ "apk", "sudo apk add" }, { "zypper", "sudo zypper install -y" },
+		{ "port", "sudo port install" }, { "pkg", "sudo pkg install -y" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(t[i].pm, pm) == 0)
+			return t[i].cmd;
+	return pm;
 }
 
 static bool is_install(enum skills_section s)
@@ -138,7 +157,8 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 		if (st->section == SKILLS_SEC_OTHER) {
 			ps->verdict = SKILLS_SKIP;
 			snprintf(ps->reason, sizeof(ps->reason), "section '%s' is not part of "
-				 "installing", st->heading[0] ? st->heading : "(untitled)");
+				 "installing", st->section_heading && st->section_heading[0] ?
+				 st->section_heading : st->heading[0] ? st->heading : "(untitled)");
 		} else if (st->kind == SKILLS_STEP_TEXT) {
 			ps->verdict = SKILLS_SKIP;
 			if (st->lang[0] == '\0')
@@ -215,7 +235,11 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 			}
 			if (is_install(st->section) || st->section == SKILLS_SEC_REQUIREMENTS)
 				n_install++;
-			if (nm == 0) {
+			if (st->n_packages == 0) {
+				ps->verdict = SKILLS_SKIP;
+				snprintf(ps->reason, sizeof(ps->reason), "the packages are named by "
+					 "the shell ($VAR, `cmd`, globs) and cannot be checked");
+			} else if (nm == 0) {
 				ps->verdict = SKILLS_SATISFIED;
 				snprintf(ps->reason, sizeof(ps->reason), "packages already installed "
 					 "(%s)", st->pm);
@@ -223,12 +247,7 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 				ps->verdict = SKILLS_MISSING;
 				p->n_missing++;
 				snprintf(ps->reason, sizeof(ps->reason), "missing packages:%s; install "
-					 "them with: sudo %s%s", missing,
-					 strcmp(st->pm, "apt") == 0 ? "apt-get install" :
-					 strcmp(st->pm, "pacman") == 0 ? "pacman -S" :
-					 strcmp(st->pm, "apk") == 0 ? "apk add" : st->pm,
-					 strcmp(st->pm, "apt") == 0 || strcmp(st->pm, "pacman") == 0 ||
-					 strcmp(st->pm, "apk") == 0 ? missing : " install ...");
+					 "them with: %s%s", missing, install_command(st->pm), missing);
 			}
 			continue;
 		}
@@ -242,7 +261,9 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 			p->n_run++;
 			snprintf(ps->reason, sizeof(ps->reason), "%s step%s",
 				 skills_section_name(st->section),
-				 st->kind == SKILLS_STEP_FETCH ? ": download, sha256 pinned" : "");
+				 st->kind != SKILLS_STEP_FETCH ? "" : st->git ?
+				 (st->commit ? ": git clone, commit pinned" : ": git clone") :
+				 ": download, sha256 pinned");
 			break;
 		case SKILLS_SEC_VERIFY:
 			p->n_verify++;
@@ -251,6 +272,7 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 		case SKILLS_SEC_UNINSTALL:
 			p->n_uninstall++;
 			ps->verdict = SKILLS_SKIP;
+			ps->deferred = true;
 			snprintf(ps->reason, sizeof(ps->reason), "uninstall step: runs on "
 				 "'halo-agent skills remove'");
 			break;
@@ -402,7 +424,11 @@ char *skills_plan_json(const struct skills_plan *p, const struct skills_facts *f
 			json_object_set_new(o, "pm", json_string(st->pm));
 			json_object_set_new(o, "packages", list_json(st->packages, st->n_packages));
 		}
-		if (st->kind == SKILLS_STEP_FETCH) {
+		if (st->kind == SKILLS_STEP_FETCH && st->git) {
+			json_object_set_new(o, "git", json_string(st->git));
+			json_object_set_new(o, "commit", str_or_null(st->commit));
+			json_object_set_new(o, "to", json_string(st->to));
+		} else if (st->kind == SKILLS_STEP_FETCH) {
 			json_object_set_new(o, "url", json_string(st->url));
 			json_object_set_new(o, "sha256", json_string(st->sha256));
 			json_object_set_new(o, "to", json_string(st->to));

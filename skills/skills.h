@@ -80,6 +80,7 @@ struct skills_step {
 	enum skills_section section;
 	unsigned line;           /* the opening fence's line in the file */
 	const char *heading;     /* the nearest heading's text ("" if none) */
+	const char *section_heading; /* the heading that decided `section` ("" if none) */
 	const char *note;        /* the prose just before the block ("" if none) */
 	const char *lang;        /* the info string's language ("" if none) */
 	struct skills_cond when; /* from headings and the {os=... } attributes */
