@@ -204,18 +204,31 @@ static int word_pos(const char *words, const char *key)
 	return -1;
 }
 
-/* The earliest position of any key of `keys` in `words`, or -1. */
-static int first_pos(const char *words, const char *const *keys)
+/* The earliest position of any key of `keys` in `words`, or -1; *len
+ * (when asked) the length of the longest key found there. */
+static int first_match(const char *words, const char *const *keys, size_t *len)
 {
 	int best = -1;
+	size_t best_len = 0;
 
 	for (; *keys; keys++) {
 		int p = word_pos(words, *keys);
+		size_t l = strlen(*keys);
 
-		if (p >= 0 && (best < 0 || p < best))
+		if (p >= 0 && (best < 0 || p < best || (p == best && l > best_len))) {
 			best = p;
+			best_len = l;
+		}
 	}
+	if (len)
+		*len = best_len;
 	return best;
+}
+
+/* The earliest position of any key of `keys` in `words`, or -1. */
+static int first_pos(const char *words, const char *const *keys)
+{
+	return first_match(words, keys, NULL);
 }
 
 static const char *const kw_uninstall[] = { "uninstall", "deinstall", "removal", "removing",
@@ -234,7 +247,7 @@ static const char *const kw_other[] = { "usage", "example", "troubleshoot", "faq
 static const char *const kw_install[] = { "install", "setup", "set up", "build",
 	"compile$", "compiling", "compilation", "getting started", "get started",
 	"quick start", "quickstart", "download", "from source", "step", "deploy",
-	"setting up", "get it", "fetch", NULL };
+	"setting up", "get it", "fetch", "check out", "checking out", "checkout", NULL };
 
 /* Headings that name one way of installing among others ("From source",
  * "With Cargo", "Prebuilt binaries"): beside platform headings they are
@@ -265,14 +278,19 @@ static enum skills_section heading_kind(const char *words)
 	};
 	enum skills_section kind = SKILLS_SEC_NONE;
 	int best = -1;
+	size_t best_len = 0;
 
 	if (first_pos(words, kw_uninstall) >= 0)
 		return SKILLS_SEC_UNINSTALL;
+	/* the earliest word wins, and at one place the longer key ("checking
+	 * out" installs, "checking" verifies) */
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		int p = first_pos(words, t[i].keys);
+		size_t l;
+		int p = first_match(words, t[i].keys, &l);
 
-		if (p >= 0 && (best < 0 || p < best)) {
+		if (p >= 0 && (best < 0 || p < best || (p == best && l > best_len))) {
 			best = p;
+			best_len = l;
 			kind = t[i].kind;
 		}
 	}
@@ -752,13 +770,20 @@ static bool may_rewrite(const char *t, size_t len)
 #define MAX_SEGMENTS 64
 
 /* Rewrite one logical command line: take package installs and index
- * refreshes out, drop a leading "sudo", keep the rest as written.  A
- * command taken out counts as having succeeded, so "A && B && C" without B
- * is "A && C", and "A; B && C" is "A; C". */
+ * refreshes out, drop "sudo" where a command starts, keep the rest as
+ * written.  A command taken out counts as having succeeded, so "A && B &&
+ * C" without B is "A && C", and "A; B && C" is "A; C".  Commands in a
+ * pipeline lose their sudo but are never taken out. */
 static void rewrite_command(struct pstate *ps, const char *t, size_t len, unsigned line,
 			    struct pkgs *pk, struct sbuf *out, bool *root)
 {
-	struct { const char *b, *e, *sep; size_t seplen; bool keep; } seg[MAX_SEGMENTS];
+	struct {
+		const char *ob, *b, *e;  /* as written, after sudo, end (blanks trimmed) */
+		const char *sep;
+		size_t seplen;
+		char sepc;               /* ';', '&' (&&), '|' (||), 'p' (a pipe), 0 */
+		bool keep;
+	} seg[MAX_SEGMENTS];
 	const char *p = t, *end = t + len;
 	size_t n = 0;
 	bool changed = false, joined = false;
@@ -769,10 +794,11 @@ static void rewrite_command(struct pstate *ps, const char *t, size_t len, unsign
 		sbuf_add(out, t, len);
 		return;
 	}
-	/* split at ; && || outside quotes (";;" ends a case branch) */
+	/* split at ; && || | outside quotes (";;" ends a case branch) */
 	while (p <= end && n < MAX_SEGMENTS) {
 		const char *q = p, *sep = end;
 		size_t seplen = 0;
+		char sepc = 0;
 
 		for (; q < end; q++) {
 			if (quote) {
@@ -785,19 +811,27 @@ static void rewrite_command(struct pstate *ps, const char *t, size_t len, unsign
 			} else if (*q == ';') {
 				sep = q;
 				seplen = 1;
+				sepc = ';';
 				break;
 			} else if ((*q == '&' || *q == '|') && q + 1 < end && q[1] == *q) {
 				sep = q;
 				seplen = 2;
+				sepc = *q;
+				break;
+			} else if (*q == '|') {
+				sep = q;
+				seplen = 1;
+				sepc = 'p';
 				break;
 			}
 		}
-		seg[n].b = skip_blanks(p, sep);
+		seg[n].ob = seg[n].b = skip_blanks(p, sep);
 		seg[n].e = sep;
 		while (seg[n].e > seg[n].b && (seg[n].e[-1] == ' ' || seg[n].e[-1] == '\t'))
 			seg[n].e--;
 		seg[n].sep = sep;
 		seg[n].seplen = seplen;
+		seg[n].sepc = sepc;
 		seg[n].keep = true;
 		n++;
 		if (sep == end)
@@ -809,24 +843,22 @@ static void rewrite_command(struct pstate *ps, const char *t, size_t len, unsign
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		bool sudo;
-		const char *b;
+		bool sudo, piped = seg[i].sepc == 'p' || (i > 0 && seg[i - 1].sepc == 'p');
 
 		if (seg[i].b == seg[i].e)
 			continue;
-		if (take_packages(ps, seg[i].b, seg[i].e, pk, line)) {
+		if (!piped && take_packages(ps, seg[i].b, seg[i].e, pk, line)) {
 			pk->n_dropped++;
 			seg[i].keep = false;
 			changed = true;
 			continue;
 		}
-		b = skip_sudo(seg[i].b, seg[i].e, &sudo);
+		seg[i].b = skip_sudo(seg[i].b, seg[i].e, &sudo);
 		if (sudo) {
 			*root = true;
 			changed = true;
 			skills_warn(ps->s, line, "'sudo' removed: halo-agent runs every step as you, "
 				    "in the sandbox, never as root");
-			seg[i].b = b;
 		}
 	}
 	if (!changed) {
@@ -836,22 +868,19 @@ static void rewrite_command(struct pstate *ps, const char *t, size_t len, unsign
 	for (size_t i = 0; i < n; i++) {
 		if (!seg[i].keep || seg[i].b == seg[i].e) {
 			/* a ';' before or after what was taken out joins what remains */
-			if (!seg[i].keep && (seg[i].seplen == 1 || (last >= 0 &&
-			    seg[last].seplen == 1)))
+			if (!seg[i].keep && (seg[i].sepc == ';' || (last >= 0 &&
+			    seg[last].sepc == ';')))
 				joined = true;
 			continue;
 		}
 		if (last >= 0) {
-			const char *sep = seg[i - 1].sep;
-			size_t seplen = seg[i - 1].seplen;
-
-			if ((size_t)last + 1 == i) /* nothing taken out between: as written */
-				sbuf_add(out, seg[last].e, (size_t)(seg[i].b - seg[last].e));
-			else if (joined || seplen == 1)
+			if ((size_t)last + 1 == i) { /* nothing taken out between: as written */
+				sbuf_add(out, seg[last].e, (size_t)(seg[i].ob - seg[last].e));
+			} else if (joined || seg[i - 1].sepc == ';') {
 				sbuf_adds(out, "; ");
-			else {
+			} else {
 				sbuf_adds(out, " ");
-				sbuf_add(out, sep, seplen);
+				sbuf_add(out, seg[i - 1].sep, seg[i - 1].seplen);
 				sbuf_adds(out, " ");
 			}
 		}
@@ -860,8 +889,8 @@ static void rewrite_command(struct pstate *ps, const char *t, size_t len, unsign
 		joined = false;
 	}
 	/* a separator the line ended with (a trailing ';' or '&&' continued below) */
-	if (last >= 0 && seg[last].seplen && (size_t)last + 1 < n &&
-	    seg[n - 1].b == seg[n - 1].e && (size_t)last + 2 == n)
+	if (last >= 0 && seg[last].seplen && (size_t)last + 2 == n &&
+	    seg[n - 1].b == seg[n - 1].e)
 		sbuf_add(out, seg[last].e, (size_t)(seg[n - 1].e - seg[last].e));
 }
 
@@ -910,6 +939,8 @@ static struct skills_step *new_step(struct pstate *ps, unsigned line)
 {
 	struct skills_skill *s = ps->s;
 	struct skills_step *st;
+	int groups[SKILLS_MAX_ALT], options[SKILLS_MAX_ALT];
+	size_t n_alt = 0;
 
 	if (s->n_steps >= SKILLS_MAX_STEPS) {
 		ps->err = skills_seterr(SKILLS_EPARSE, "%s:%u: more than %d code blocks", s->file,
@@ -962,10 +993,19 @@ static struct skills_step *new_step(struct pstate *ps, unsigned line)
 			memcpy(st->when.pm, h->cond.pm, sizeof(st->when.pm));
 			st->when.n_pm = h->cond.n_pm;
 		}
-		if ((h->has_cond || h->method) && st->alt_group < 0) {
-			st->alt_group = h->parent_id + 1; /* 0: top level */
-			st->alt_option = h->id;
+		if ((h->has_cond || h->method) && n_alt < SKILLS_MAX_ALT) {
+			groups[n_alt] = h->parent_id + 1; /* 0: top level */
+			options[n_alt++] = h->id;
 		}
+	}
+	for (size_t k = 0; k < n_alt; k++) { /* outermost first */
+		st->alt_groups[k] = groups[n_alt - 1 - k];
+		st->alt_options[k] = options[n_alt - 1 - k];
+	}
+	st->n_alt = n_alt;
+	if (n_alt) {
+		st->alt_group = groups[0];
+		st->alt_option = options[0];
 	}
 	return st;
 }

@@ -130,6 +130,7 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 	struct skills_plan *p = out;
 	char machine[256], platforms[256] = "";
 	int *score;
+	bool *run0;
 	size_t n_platform_skipped = 0, n_install = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -137,9 +138,11 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 	p->n_steps = s->n_steps;
 	p->steps = calloc(s->n_steps ? s->n_steps : 1, sizeof(*p->steps));
 	score = calloc(s->n_steps ? s->n_steps : 1, sizeof(*score));
-	if (p->steps == NULL || score == NULL) {
+	run0 = calloc(s->n_steps ? s->n_steps : 1, sizeof(*run0));
+	if (p->steps == NULL || score == NULL || run0 == NULL) {
 		free(p->steps);
 		free(score);
+		free(run0);
 		p->steps = NULL;
 		return skills_seterr(SKILLS_EIO, "out of memory");
 	}
@@ -182,29 +185,39 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 				n_platform_skipped++;
 		}
 	}
-	/* rule 3: one option per group of sibling platform sections */
+	/* rule 3: one option per group of sibling platform sections, at every
+	 * level of nesting; an option's fit is that of its best step */
+	for (size_t i = 0; i < s->n_steps; i++)
+		run0[i] = p->steps[i].verdict == SKILLS_RUN;
 	for (size_t i = 0; i < s->n_steps; i++) {
 		const struct skills_step *st = &s->steps[i];
-		int best = -1, best_opt = -1;
-		const char *best_heading = "";
 
-		if (st->alt_group < 0 || p->steps[i].verdict != SKILLS_RUN)
-			continue;
-		for (size_t j = 0; j < s->n_steps; j++) {
-			const struct skills_step *o = &s->steps[j];
+		for (size_t k = 0; k < st->n_alt && run0[i]; k++) {
+			int best = -1, best_opt = -1;
+			const char *best_heading = "";
 
-			if (o->alt_group != st->alt_group || p->steps[j].verdict != SKILLS_RUN)
-				continue;
-			if (score[j] > best || (score[j] == best && o->alt_option < best_opt)) {
-				best = score[j];
-				best_opt = o->alt_option;
-				best_heading = o->heading;
+			for (size_t j = 0; j < s->n_steps; j++) {
+				const struct skills_step *o = &s->steps[j];
+
+				if (!run0[j])
+					continue;
+				for (size_t kk = 0; kk < o->n_alt; kk++) {
+					if (o->alt_groups[kk] != st->alt_groups[k])
+						continue;
+					if (score[j] > best || (score[j] == best &&
+					    o->alt_options[kk] < best_opt)) {
+						best = score[j];
+						best_opt = o->alt_options[kk];
+						best_heading = o->heading;
+					}
+				}
 			}
-		}
-		if (st->alt_option != best_opt) {
-			p->steps[i].verdict = SKILLS_SKIP;
-			snprintf(p->steps[i].reason, sizeof(p->steps[i].reason), "'%s' fits this "
-				 "machine better", best_heading);
+			if (st->alt_options[k] != best_opt) {
+				p->steps[i].verdict = SKILLS_SKIP;
+				snprintf(p->steps[i].reason, sizeof(p->steps[i].reason), "'%s' fits "
+					 "this machine better", best_heading);
+				break;
+			}
 		}
 	}
 	/* rules 4 and 5, and the reasons of the steps that run */
@@ -281,6 +294,7 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 		}
 	}
 	free(score);
+	free(run0);
 
 	for (size_t i = 0; i < s->n_requires; i++)
 		if (!(f->has_command && f->has_command(f->ud, s->requires[i])) &&

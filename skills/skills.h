@@ -86,9 +86,16 @@ struct skills_step {
 	struct skills_cond when; /* from headings and the {os=... } attributes */
 	/* Steps under sibling headings that each name a platform ("Debian",
 	 * "Fedora", "macOS") are alternatives: the plan keeps the option that
-	 * fits this machine best.  -1: not part of such a group. */
+	 * fits this machine best.  -1: not part of such a group.  These are
+	 * the innermost choice; alt_groups/alt_options hold every choice the
+	 * step is under, outermost first ("Linux" > "arm64"), so a "Debian"
+	 * sibling of "Linux" is weighed against all of Linux's steps. */
 	int alt_group;
 	int alt_option;
+#define SKILLS_MAX_ALT 4
+	int alt_groups[SKILLS_MAX_ALT];
+	int alt_options[SKILLS_MAX_ALT];
+	size_t n_alt;
 	/* SHELL: the script with console prompts and output removed, and for
 	 * each of its lines the line in the file it came from. */
 	const char *script;
