@@ -1692,6 +1692,23 @@ static void code_text(struct pstate *ps, const char *text, MD_SIZE size)
 	sbuf_add(&ps->code, text, size);
 }
 
+/* The character an HTML entity of prose stands for ("&amp;" is "&"), for
+ * the few that READMEs use; others stay as written. */
+static const char *entity_text(const char *text, MD_SIZE *size)
+{
+	static const struct { const char *name, *ch; } t[] = {
+		{ "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" }, { "&quot;", "\"" },
+		{ "&apos;", "'" }, { "&#39;", "'" }, { "&nbsp;", " " },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (*size == strlen(t[i].name) && memcmp(text, t[i].name, *size) == 0) {
+			*size = (MD_SIZE)strlen(t[i].ch);
+			return t[i].ch;
+		}
+	return text;
+}
+
 static int text_cb(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *ud)
 {
 	struct pstate *ps = ud;
@@ -1703,6 +1720,8 @@ static int text_cb(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *ud
 	}
 	if (ps->in_img)
 		return 0;
+	if (type == MD_TEXT_ENTITY)
+		text = entity_text(text, &size);
 	if (ps->in_heading) {
 		if (type == MD_TEXT_SOFTBR || type == MD_TEXT_BR)
 			sbuf_adds(&ps->heading_text, " ");
@@ -1792,7 +1811,7 @@ int skills_parse(struct skills_skill *out, const char *file, const char *dir_nam
 	};
 	struct pstate ps = { 0 };
 	struct skills_skill *s = out;
-	const char *body = text;
+	const char *body = text, *nul;
 	unsigned body_line = 1;
 	int rc = 0;
 
@@ -1801,9 +1820,14 @@ int skills_parse(struct skills_skill *out, const char *file, const char *dir_nam
 	if (len > SKILLS_MAX_DOC)
 		return skills_seterr(SKILLS_EPARSE, "%s: %zu bytes is more than a skill may be "
 				     "(%u)", file, len, SKILLS_MAX_DOC);
-	if (memchr(text, '\0', len))
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		unsigned line = 1;
+
+		for (size_t i = 0; text + i < nul; i++)
+			line += is_eol(text, len, i);
 		return skills_seterr(SKILLS_EPARSE, "%s:%u: a NUL byte: this is not a text file",
-				     file, 1u + (unsigned)0);
+				     file, line);
+	}
 	if ((s->arena = arena_new()) == NULL)
 		return skills_seterr(SKILLS_EIO, "out of memory");
 	s->file = arena_strdup(s->arena, file);

@@ -19,6 +19,9 @@
  * has_command answers yes to), packages (a list of names installed for
  * every manager, or {"apt": [...], "brew": [...]}).
  *
+ * Two tests beside the cases: skills_parse_path on real files, and
+ * skills_facts_detect against uname and os-release read here.
+ *
  * HALO_SPEC_UPDATE=1 rewrites each CASE.json with what the code produces
  * (keeping its facts and dir_name).  Every rewritten file is then read by
  * hand: the expected output is what a user of the plan needs, not what the
@@ -31,6 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -327,6 +333,107 @@ out:
 		fail_msg("%s: the output differs from %s.json", name, name);
 }
 
+/* ---- beside the spec files --------------------------------------------- */
+
+/* skills_parse_path: a folder's SKILL.md is checked against the folder's
+ * name, a file is read as it is, and what cannot be read says why. */
+static void test_parse_path(void **state)
+{
+	char *dir = tu_mkdtemp("skills"), *sub, *file, *big;
+	const char *doc = "---\nname: other-name\ndescription: d\n---\n# T\n\n```sh\nmake\n```\n";
+	struct skills_skill s;
+	(void)state;
+
+	assert_true(asprintf(&sub, "%s/my-skill", dir) > 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(skills_parse_path(&s, sub), SKILLS_ENOTFOUND);
+	assert_non_null(strstr(skills_errmsg(), "no SKILL.md"));
+	assert_true(asprintf(&file, "%s/SKILL.md", sub) > 0);
+	tu_write_file(file, doc, strlen(doc));
+	/* the folder and the file itself give the same folder name */
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(skills_parse_path(&s, k ? file : sub), 0);
+		assert_string_equal(s.name, "other-name");
+		assert_int_equal(s.n_warnings, 1);
+		assert_non_null(strstr(s.warnings[0], ":2: name 'other-name' differs from its "
+				       "folder 'my-skill'"));
+		assert_int_equal(s.n_steps, 1);
+		skills_skill_free(&s);
+	}
+	skills_skill_free(&s); /* twice is harmless */
+	free(file);
+
+	/* an install document beside it: no folder check */
+	assert_true(asprintf(&file, "%s/INSTALL.md", sub) > 0);
+	tu_write_file(file, "# Tool\n\n```sh\nmake\n```\n", 23);
+	assert_int_equal(skills_parse_path(&s, file), 0);
+	assert_string_equal(s.name, "tool");
+	assert_int_equal(s.n_warnings, 0);
+	skills_skill_free(&s);
+	free(file);
+
+	assert_true(asprintf(&file, "%s/missing.md", dir) > 0);
+	assert_int_equal(skills_parse_path(&s, file), SKILLS_EIO);
+	assert_non_null(strstr(skills_errmsg(), "missing.md: No such file"));
+	free(file);
+
+	/* one byte over the limit is refused before it is read */
+	assert_true(asprintf(&file, "%s/big.md", dir) > 0);
+	big = malloc(SKILLS_MAX_DOC + 1);
+	assert_non_null(big);
+	memset(big, 'a', SKILLS_MAX_DOC + 1);
+	tu_write_file(file, big, SKILLS_MAX_DOC + 1);
+	assert_int_equal(skills_parse_path(&s, file), SKILLS_EPARSE);
+	assert_non_null(strstr(skills_errmsg(), "is more than a skill may be"));
+	assert_null(s.arena);
+	free(big);
+	free(file);
+	free(sub);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* skills_facts_detect against independent readings of uname and
+ * os-release, and lookups of what is surely there and surely not. */
+static void test_facts_detect(void **state)
+{
+	struct skills_facts f;
+	struct utsname u;
+	char want[64] = "", line[256];
+	FILE *osr;
+	(void)state;
+
+	skills_facts_detect(&f);
+	assert_int_equal(uname(&u), 0);
+	assert_string_equal(f.arch, u.machine);
+	if (strcmp(u.sysname, "Linux") == 0)
+		assert_string_equal(f.os, "linux");
+	osr = fopen("/etc/os-release", "r");
+	if (osr == NULL)
+		osr = fopen("/usr/lib/os-release", "r");
+	if (osr) {
+		while (fgets(line, sizeof(line), osr))
+			if (strncmp(line, "ID=", 3) == 0 &&
+			    sscanf(line + 3, "\"%63[^\"\n]", want) != 1)
+				sscanf(line + 3, "%63[^\n]", want);
+		fclose(osr);
+		assert_string_equal(f.distro, want);
+	}
+	assert_non_null(f.has_command);
+	assert_true(f.has_command(f.ud, "sh"));
+	assert_false(f.has_command(f.ud, "halo-no-such-command-4f1c"));
+	assert_true(f.has_command(f.ud, "/bin/sh"));
+	assert_false(f.has_command(f.ud, ""));
+	if (access("/var/lib/dpkg/status", R_OK) == 0) {
+		assert_non_null(strstr(f.pms, "apt"));
+		assert_true(f.has_package(f.ud, "apt", "dpkg"));
+		assert_true(f.has_package(f.ud, "apt", "dpkg:amd64") ||
+			    strcmp(u.machine, "x86_64") != 0);
+		assert_false(f.has_package(f.ud, "apt", "halo-no-such-package"));
+		assert_false(f.has_package(f.ud, "brew", "dpkg"));
+	}
+}
+
 /* ---- the cases ----------------------------------------------------------- */
 
 static int cmp_names(const void *a, const void *b)
@@ -379,7 +486,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	qsort(names, n, sizeof(*names), cmp_names);
-	tests = calloc(n, sizeof(*tests));
+	tests = calloc(n + 2, sizeof(*tests));
 	if (tests == NULL)
 		return 1;
 	for (size_t i = 0; i < n; i++) {
@@ -387,8 +494,14 @@ int main(int argc, char **argv)
 		tests[i].test_func = run_case;
 		tests[i].initial_state = names[i];
 	}
+	if (only == NULL) {
+		tests[n].name = "parse_path";
+		tests[n++].test_func = test_parse_path;
+		tests[n].name = "facts_detect";
+		tests[n++].test_func = test_facts_detect;
+	}
 	rc = _cmocka_run_group_tests("skills_spec", tests, n, NULL, NULL);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && tests[i].test_func == run_case; i++)
 		free(names[i]);
 	free(names);
 	free(tests);
