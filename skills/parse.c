@@ -72,6 +72,8 @@ struct pstate {
 	const char *heading_ptr;
 	int quote_depth;
 	int in_img;               /* inside an image's alt text */
+	int li_depth;             /* inside list items */
+	bool in_table;
 	bool in_para;
 	struct sbuf para;
 	struct sbuf note;         /* prose since the last code block */
@@ -1527,7 +1529,9 @@ static void flush_para(struct pstate *ps)
 	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 		len--;
 	if (len && !ps->para.failed) {
-		if (ps->after_title && s->summary == NULL && s->description == NULL)
+		/* the summary is prose: not a list (a table of contents) or a table */
+		if (ps->after_title && s->summary == NULL && s->description == NULL &&
+		    ps->li_depth == 0 && !ps->in_table)
 			s->summary = arena_strndup(s->arena, p, len);
 		if (ps->note.len < MAX_NOTE) {
 			if (ps->note.len)
@@ -1556,6 +1560,11 @@ static int enter_block(MD_BLOCKTYPE type, void *detail, void *ud)
 	case MD_BLOCK_LI:
 		flush_para(ps);
 		ps->in_para = type == MD_BLOCK_P;
+		ps->li_depth += type == MD_BLOCK_LI;
+		break;
+	case MD_BLOCK_TABLE:
+		flush_para(ps);
+		ps->in_table = true;
 		break;
 	case MD_BLOCK_CODE: {
 		MD_BLOCK_CODE_DETAIL *d = detail;
@@ -1624,6 +1633,7 @@ static int leave_block(MD_BLOCKTYPE type, void *detail, void *ud)
 		break;
 	case MD_BLOCK_TABLE: /* its cells are the note of what follows */
 		flush_para(ps);
+		ps->in_table = false;
 		break;
 	case MD_BLOCK_QUOTE:
 		ps->quote_depth--;
@@ -1632,6 +1642,8 @@ static int leave_block(MD_BLOCKTYPE type, void *detail, void *ud)
 	case MD_BLOCK_LI:
 		ps->in_para = false;
 		flush_para(ps);
+		if (type == MD_BLOCK_LI && ps->li_depth > 0)
+			ps->li_depth--;
 		break;
 	case MD_BLOCK_CODE: {
 		unsigned open_line = code_open_line(ps);
