@@ -997,6 +997,82 @@ static void test_remove_keeps_changed(void **state)
 	free(before);
 }
 
+/* --force runs the steps again over an installed skill: the files are
+ * rewritten, the registry learns their new state, and remove still takes
+ * them all (none looks "changed since the install"). */
+static void test_force_reinstall(void **state)
+{
+	char keep[PATH_MAX], hello[PATH_MAX], src[PATH_MAX];
+	int64_t keep_mtime, t0;
+	char *before, *now;
+	struct tu_run r;
+	json_t *j;
+
+	(void)state;
+	before = example_install(&ex_hello, keep, &keep_mtime);
+	pathf(hello, "%s/bin/hello", prefix);
+	pathf(src, "%s/hello-c", examples);
+	t0 = mtime_ns(hello);
+	HALO(&r, "--json", "install", "--yes", "--force", "--prefix", prefix, src);
+	assert_status(r, 0);
+	j = parse_run(&r);
+	assert_false(jtrue(j, "already_installed"));
+	assert_int_equal(jint(j, "steps_run"), 2);
+	assert_true(jtrue(j, "verified"));
+	json_decref(j);
+	tu_run_free(&r);
+	assert_true(mtime_ns(hello) != t0);
+	check_hello();
+	HALO(&r, "skills", "remove", "hello-c");
+	assert_status(r, 0);
+	assert_lacks(r.err, "kept");
+	tu_run_free(&r);
+	now = tree(prefix, false);
+	assert_string_equal(now, before);
+	free(now);
+	free(before);
+}
+
+/* Symbolic links a step made are removed as links: what they point at
+ * (outside the prefix) is untouched. */
+static void test_remove_symlinks(void **state)
+{
+	char doc[PATH_MAX], dir[PATH_MAX], target[PATH_MAX], file[PATH_MAX], text[4 * PATH_MAX];
+	char *now;
+	struct tu_run r;
+
+	(void)state;
+	pathf(target, "%s/target", root);
+	pathf(file, "%s/target/sub", root);
+	mkdirs(file);
+	pathf(file, "%s/target/sub/file", root);
+	write_text(file, "precious\n");
+	snprintf(text, sizeof(text),
+		 "---\nname: links\ndescription: Links out of the prefix.\n---\n# links\n\n"
+		 "## Install\n\n```sh\nmkdir -p \"$PREFIX/bin\"\nln -s '%s' \"$PREFIX/bin/tdir\"\n"
+		 "ln -s '%s' \"$PREFIX/bin/tfile\"\n```\n", target, file);
+	write_skill(doc, dir, "links", text);
+	HALO(&r, "install", "--yes", "--prefix", prefix, dir);
+	assert_status(r, 0);
+	tu_run_free(&r);
+	now = tree(prefix, false);
+	assert_string_equal(now, "bin\nbin/tdir\nbin/tfile\n");
+	free(now);
+	HALO(&r, "skills", "remove", "links");
+	assert_status(r, 0);
+	assert_contains(r.err, "3 entries deleted");
+	tu_run_free(&r);
+	now = tree(prefix, false);
+	assert_string_equal(now, "");
+	free(now);
+	now = read_text(file);
+	assert_string_equal(now, "precious\n");
+	free(now);
+	now = tree(target, false);
+	assert_string_equal(now, "sub\nsub/file\n");
+	free(now);
+}
+
 /* greeter-config: the install runs, its Verify fails by design and says
  * what to do; once the config exists, verify passes. */
 static void test_example_greeter_config(void **state)
@@ -1731,6 +1807,31 @@ static void test_bad_documents(void **state)
 		{ "---\nname: bad\ndescription: x\n---\n# bad\n\n## Install\n\n```sh {os=linux\n"
 		  "echo hi\n```\n",
 		  9, "unterminated '{' in the info string 'sh {os=linux'" },
+		{ "---\nname: bad\ndescription: x\n---\n# bad\n\n## Install\n\n```fetch\n"
+		  "url: http://example.org/x.tar.gz\nsha256: 8e2e79\n```\n",
+		  11, "sha256 '8e2e79' is not a sha256 (64 hex digits)" },
+		{ "---\nname: bad\ndescription: x\n---\n# bad\n\n## Install\n\n```fetch\n"
+		  "url: http://example.org/x.tar.gz\n"
+		  "sha256: 8e2e791101d2c4f7e9bb328c02ba8ca086955a9e9eb9f714493a384f1cf5b2b7\n"
+		  "to: ../../escape\n```\n",
+		  12, "to: '../../escape' must be a relative path inside the workspace" },
+		{ "---\nname: bad\ndescription: x\n---\n# bad\n\n## Install\n\n```fetch\n"
+		  "url: http://example.org/x.tar.gz\n"
+		  "sha256: 8e2e791101d2c4f7e9bb328c02ba8ca086955a9e9eb9f714493a384f1cf5b2b7\n"
+		  "mode: 755\n```\n",
+		  12, "fetch block: unknown key 'mode' (known: url, sha256, git, commit, to, extract)" },
+		{ "---\nname: bad\ndescription: x\n---\n# bad\n\n## Install\n\n```sh\n"
+		  "# only a comment\n```\n",
+		  9, "this sh block has no command to run" },
+		{ "---\nname: bad\ndescription: x\n---\n# bad\n\n## Install\n\n```sh {os=plan9}\n"
+		  "true\n```\n",
+		  9, "os=plan9: unknown system (e.g. linux, debian, ubuntu, fedora, arch, alpine, macos)" },
+		{ "---\ndescription: x\n---\n# bad\n\n## Install\n\n```sh\ntrue\n```\n",
+		  1, "missing name: the front matter needs 'name: my-skill' (lower case letters, digits, "
+		  "'-')" },
+		{ "---\nname: ../../bad\ndescription: x\n---\n# bad\n\n## Install\n\n```sh\n"
+		  "true\n```\n",
+		  2, "name '../../bad' cannot name a folder" },
 	};
 	char doc[PATH_MAX], dir[PATH_MAX], want[PATH_MAX + 256];
 	struct tu_run r;
@@ -1785,6 +1886,27 @@ static void test_sandbox_confines(void **state)
 	now = tree(prefix, false);
 	assert_string_equal(now, "");
 	free(now);
+
+	/* no network: not even our own server on the loopback */
+	{
+		struct httpd h;
+		char dist[PATH_MAX];
+
+		pathf(dist, "%s/greet-tarball/dist", examples);
+		httpd_start(&h, dist);
+		snprintf(text, sizeof(text),
+			 "---\nname: netcall\ndescription: Calls out.\n---\n# netcall\n\n"
+			 "## Install\n\n```sh\nexec 3<>/dev/tcp/127.0.0.1/%d\n"
+			 "printf 'GET /greet-1.2.tar.gz HTTP/1.0\\r\\n\\r\\n' >&3\n"
+			 "echo CONNECTED\n```\n", h.port);
+		write_skill(doc, dir, "netcall", text);
+		HALO(&r, "install", "--yes", "--prefix", prefix, dir);
+		assert_status(r, 1);
+		assert_lacks(r.err, "\nCONNECTED\n");
+		tu_run_free(&r);
+		assert_int_equal(atomic_load(&h.requests), 0);
+		httpd_stop(&h);
+	}
 
 	/* every other way out.  The sandbox's /tmp is a private tmpfs, so a
 	 * write to a path under the host's /tmp (the home, the data dir beside
@@ -1848,6 +1970,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_example_greeter_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example_todo_installmd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_keeps_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_force_reinstall, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tarball_sha256_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_download_host_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
