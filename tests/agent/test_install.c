@@ -1567,6 +1567,45 @@ static void test_failing_step(void **state)
 	free(before);
 }
 
+/* --timeout: a step that runs too long is killed with everything it
+ * started, reported with status 124, and what it made is removed. */
+static void test_step_timeout(void **state)
+{
+	char doc[PATH_MAX], dir[PATH_MAX], text[1024], marker[32];
+	char *now, *ps;
+	struct timespec t0, t1;
+	struct tu_run r;
+	json_t *j;
+	int st;
+
+	(void)state;
+	snprintf(marker, sizeof(marker), "30.%05ld", (long)getpid() % 100000);
+	snprintf(text, sizeof(text),
+		 "---\nname: slow\ndescription: Never finishes.\n---\n# slow\n\n## Install\n\n"
+		 "```sh\nmkdir -p \"$PREFIX/bin\"\necho x > \"$PREFIX/bin/partial\"\n"
+		 "(sleep %s &)\nsleep %s\n```\n", marker, marker);
+	write_skill(doc, dir, "slow", text);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	HALO(&r, "--json", "install", "--yes", "--timeout", "1", "--prefix", prefix, dir);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_status(r, 1);
+	assert_true(t1.tv_sec - t0.tv_sec < 15);
+	j = parse_run(&r);
+	assert_int_equal(jint(j, "failed_status"), 124);
+	assert_int_equal(jint(j, "steps_run"), 0);
+	json_decref(j);
+	assert_contains(r.err, "step 1 of 1 failed (exit 124)");
+	tu_run_free(&r);
+	now = tree(prefix, false);
+	assert_string_equal(now, "");
+	free(now);
+	/* nothing it started is still running */
+	ps = sh_out(&st, "pgrep -f '[s]leep %s'", marker);
+	assert_string_equal(ps, "");
+	free(ps);
+	assert_registry("slow", "failed");
+}
+
 /* DISABLED (see main): `runs show --json` gives "command": null for every
  * shell call an install makes: skills/run.c step_args() records the script
  * under args.script, and agent/cmd_runs.c call_command() reads only
@@ -1976,6 +2015,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_download_host_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_step_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_git_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_terminal_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_documents, setup, teardown),
