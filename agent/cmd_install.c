@@ -4,6 +4,7 @@
  * Step output is streamed to stderr (stdout stays for --json); -q keeps
  * only errors.  Without --yes (or sandbox.approval: auto) each step is
  * shown and asked on the terminal; with no terminal it is refused. */
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -165,7 +166,7 @@ static void print_plan(const struct skills_plan *p, const struct skills_facts *f
 
 static void print_failure(const struct app *app, const struct skills_result *res)
 {
-	if (app->quiet || res->failed == NULL)
+	if (app->quiet || !res->failed)
 		return;
 	if (res->stderr_tail[0]) {
 		fprintf(stderr, "  the end of its error output:\n");
@@ -178,8 +179,8 @@ static void print_failure(const struct app *app, const struct skills_result *res
 				p++;
 		}
 	}
-	if (res->failed->note[0])
-		fprintf(stderr, "  the skill says about this step: %s\n", res->failed->note);
+	if (res->failed_note[0])
+		fprintf(stderr, "  the skill says about this step: %s\n", res->failed_note);
 }
 
 static json_t *result_json(const struct skills_skill *s, const struct skills_result *res,
@@ -228,8 +229,16 @@ static void run_opts_init(struct skills_run_opts *o, struct app *app, struct sto
 	o->data_dir = app->data_dir;
 	o->store = st;
 	o->auto_approve = approve_all(app, yes);
-	o->ask = (app->cfg.sandbox_approval && strcmp(app->cfg.sandbox_approval, "deny") == 0) ?
-		NULL : ask_tty;
+	o->ask = NULL;
+	if (!(app->cfg.sandbox_approval && strcmp(app->cfg.sandbox_approval, "deny") == 0)) {
+		/* no terminal to ask on: every step is refused, with the hint */
+		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+		if (fd >= 0) {
+			close(fd);
+			o->ask = ask_tty;
+		}
+	}
 	o->on_event = on_event;
 	o->ud = ui;
 	o->timeout_ms = (app->cfg.sandbox_timeout ? app->cfg.sandbox_timeout : 600) * 1000;
@@ -384,7 +393,7 @@ int cmd_install(struct app *app, int argc, char **argv)
 		cli_fail("%s", skills_errmsg());
 		print_failure(app, &res);
 		if (!app->quiet && res.run_id && res.failed &&
-		    res.failed->section == SKILLS_SEC_VERIFY)
+		    res.failed_section == SKILLS_SEC_VERIFY)
 			fprintf(stderr, "  the install steps ran; once the cause is fixed, check "
 				"again with: halo-agent skills verify %s\n  the full transcript: "
 				"halo-agent runs show %lld\n", skill.name, (long long)res.run_id);

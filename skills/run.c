@@ -221,10 +221,10 @@ static json_t *step_args(const struct runner *r, const struct skills_step *st)
 	json_object_set_new(a, "file", json_string(r->s->file));
 	json_object_set_new(a, "line", json_integer(st->line));
 	json_object_set_new(a, "heading", json_string(st->heading));
-	if (st->script)
-		json_object_set_new(a, "script", json_string(st->script));
-	if (st->url)
-		json_object_set_new(a, "url", json_string(st->url));
+	if (st->kind == SKILLS_STEP_SHELL && st->script)
+		json_object_set_new(a, "command", json_string(st->script));
+	else if (st->kind == SKILLS_STEP_FETCH)
+		json_object_set_new(a, "command", json_string(st->git ? st->git : st->url));
 	return a;
 }
 
@@ -260,6 +260,15 @@ static void policy_init(struct runner *r, struct tools_sandbox_policy *p, bool s
 	}
 }
 
+/* The failing step, copied into the result (which outlives the skill). */
+static void mark_failed(struct skills_result *res, const struct skills_step *st)
+{
+	res->failed = true;
+	res->failed_section = st->section;
+	res->failed_line = st->line;
+	cutf(res->failed_note, sizeof(res->failed_note), "%s", st->note);
+}
+
 /* The last "halo-agent: command failed" line of stderr. */
 static void failed_command(struct runner *r, const struct skills_step *st,
 			   const struct tools_exec_result *x)
@@ -273,8 +282,7 @@ static void failed_command(struct runner *r, const struct skills_step *st,
 		p = q;
 		q++;
 	}
-	res->failed = st;
-	res->failed_line = st->line;
+	mark_failed(res, st);
 	res->failed_command[0] = '\0';
 	if (p && sscanf(p, "halo-agent: command failed (exit %d) at line %u: %n", &ex, &sl,
 			&off) == 2 && off > 0) {
@@ -460,8 +468,7 @@ static int run_fetch(struct runner *r, const struct skills_step *st, int *status
 				   rc == TOOLS_EDENIED ? " (declare the host in metadata.halo-network)" : "");
 		tools_result_clear(&tr);
 		tools_ctx_close(ctx);
-		r->res->failed = st;
-		r->res->failed_line = st->line;
+		mark_failed(r->res, st);
 		cutf(r->res->failed_command, sizeof(r->res->failed_command), "%s %s",
 		     st->git ? "git clone" : "fetch", url);
 		return rc;
@@ -485,8 +492,7 @@ static int run_fetch(struct runner *r, const struct skills_step *st, int *status
 			 rc < 0 ? tools_errmsg() : NULL);
 		json_decref(a);
 		if (rc < 0) {
-			r->res->failed = st;
-			r->res->failed_line = st->line;
+			mark_failed(r->res, st);
 			cutf(r->res->failed_command, sizeof(r->res->failed_command),
 			     "extract %s", to);
 			return skills_seterr(SKILLS_EFAIL, "%s:%u: cannot unpack %s: %s", r->s->file,
@@ -731,6 +737,26 @@ static int snap_merge(struct snap *a, const struct snap *b)
 	}
 	snap_sort(a);
 	return 0;
+}
+
+/* Are all of a manifest's entries still there as recorded?  An empty
+ * manifest proves nothing: false. */
+static bool files_unchanged(const struct snap *m, const char *root)
+{
+	struct snap now;
+	bool same = m->n > 0;
+
+	if (!same || snap_take(root, &now) < 0)
+		return false;
+	for (size_t i = 0; i < m->n && same; i++) {
+		const struct snap_ent *e = snap_find(&now, m->v[i].path);
+
+		same = e && e->type == m->v[i].type &&
+		       (e->type == 'd' || (e->size == m->v[i].size &&
+					   e->mtime_ns == m->v[i].mtime_ns));
+	}
+	snap_free(&now);
+	return same;
 }
 
 /* The manifest's entries as they are now: a file a later step rewrote
@@ -984,6 +1010,17 @@ int skills_install(const struct skills_skill *s, const struct skills_plan *p,
 			rc = register_skill(&r, STORE_SKILL_INSTALLED, &created);
 			goto out;
 		}
+	}
+	/* no Verify section: the same document, installed, with its files as
+	 * it left them, is installed */
+	if (!o->force && p->n_verify == 0 && have_prev && prev.status == STORE_SKILL_INSTALLED &&
+	    strcmp(prev.content_hash, s->sha256) == 0 && files_unchanged(&created, r.prefix)) {
+		res->already = true;
+		infof(&r, "already installed: same document, and the %zu files it created are "
+		      "unchanged (--force runs the install steps anyway)", created.n);
+		res->n_files = created.n;
+		rc = register_skill(&r, STORE_SKILL_INSTALLED, &created);
+		goto out;
 	}
 	rc = install_steps(&r, p, &created);
 	snap_refresh(&created, r.prefix);

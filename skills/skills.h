@@ -307,8 +307,11 @@ struct skills_result {
 	bool verified;
 	size_t n_files;                 /* files created under the prefix */
 	char prefix[4096];
-	/* on failure: the step, its command, status, the tail of stderr */
-	const struct skills_step *failed;
+	/* on failure: the step (copied: valid after the skill is freed), its
+	 * command, status, the tail of stderr */
+	bool failed;
+	enum skills_section failed_section;
+	char failed_note[1024];         /* the prose before the step in the document */
 	int failed_status;
 	unsigned failed_line;           /* the line in the file of the failing command */
 	char failed_command[512];

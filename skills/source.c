@@ -36,6 +36,20 @@ static int pick_document(const char *dir, char **doc)
 			     "README.md in this folder", dir);
 }
 
+/* A bare git repository: HEAD, objects/ and refs/ and no work tree. */
+static bool is_bare_repo(const char *dir)
+{
+	char p[PATH_MAX];
+	struct stat sb;
+
+	return snprintf(p, sizeof(p), "%s/HEAD", dir) < (int)sizeof(p) &&
+	       stat(p, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	       snprintf(p, sizeof(p), "%s/objects", dir) < (int)sizeof(p) &&
+	       stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+	       snprintf(p, sizeof(p), "%s/refs", dir) < (int)sizeof(p) &&
+	       stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 static bool is_url(const char *s)
 {
 	return strstr(s, "://") != NULL || (strncmp(s, "git@", 4) == 0 && strchr(s, ':'));
@@ -83,6 +97,7 @@ int skills_fetch_source(const char *source, const char *data_dir, char **doc, ch
 	char *args;
 	int rc;
 	struct stat sb;
+	char *local = NULL;
 
 	*doc = *dir = NULL;
 	if (!is_url(source)) {
@@ -92,6 +107,12 @@ int skills_fetch_source(const char *source, const char *data_dir, char **doc, ch
 			return skills_seterr(SKILLS_ENOTFOUND, "%s: %s", source, strerror(errno));
 		if (realpath(source, real) == NULL)
 			return skills_seterr(SKILLS_EIO, "%s: %s", source, strerror(errno));
+		if (S_ISDIR(sb.st_mode) && is_bare_repo(real)) {
+			source = local = strdup(real); /* cloned below, like a URL */
+			if (local == NULL)
+				return skills_seterr(SKILLS_EIO, "out of memory");
+			goto remote;
+		}
 		if (S_ISDIR(sb.st_mode)) {
 			if ((*dir = strdup(real)) == NULL)
 				return skills_seterr(SKILLS_EIO, "out of memory");
@@ -110,16 +131,23 @@ int skills_fetch_source(const char *source, const char *data_dir, char **doc, ch
 		return *doc ? 0 : skills_seterr(SKILLS_EIO, "out of memory");
 	}
 
-	/* remote: a fresh folder for it */
+remote:
+	/* remote (or a bare repository): a fresh folder for it */
 	if (snprintf(incoming, sizeof(incoming), "%s/skills/.incoming", data_dir) >=
-	    (int)sizeof(incoming) - 16)
+	    (int)sizeof(incoming) - 16) {
+		free(local);
 		return skills_seterr(SKILLS_EIO, "data dir path too long");
-	if ((rc = files_mkdirs(incoming, 0700)) < 0)
+	}
+	if ((rc = files_mkdirs(incoming, 0700)) < 0) {
+		free(local);
 		return rc;
+	}
 	strcat(incoming, "/src-XXXXXX");
-	if (mkdtemp(incoming) == NULL)
+	if (mkdtemp(incoming) == NULL) {
+		free(local);
 		return skills_seterr(SKILLS_EIO, "cannot create a folder in %s: %s", data_dir,
 				     strerror(errno));
+	}
 	url_host(source, host, sizeof(host));
 	co.policy.workspace = incoming;
 	if (host[0])
@@ -169,12 +197,14 @@ int skills_fetch_source(const char *source, const char *data_dir, char **doc, ch
 		rc = skills_seterr(SKILLS_EIO, "out of memory");
 		goto fail;
 	}
+	free(local);
 	return 0;
 fail:
 	free(*doc);
 	free(*dir);
 	*doc = *dir = NULL;
 	files_rm_tree(incoming);
+	free(local);
 	return rc;
 }
 
