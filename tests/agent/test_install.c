@@ -1305,6 +1305,47 @@ static void test_second_prefix(void **state)
 	free(now);
 }
 
+/* DISABLED (see main): a skill's metadata.halo-vars (or --set) can
+ * redefine PREFIX, SKILL_DIR and WORKSPACE for its steps.  skills/run.c
+ * runner_init() sets PREFIX, SKILL_DIR and WORKSPACE, then env_set()s the
+ * skill's vars and the --set values over them.  With `halo-vars:
+ * PREFIX=/tmp/elsewhere` the steps write into the sandbox's private /tmp,
+ * and install reports "pv installed: ... 0 file(s)" with nothing
+ * installed (a --set PREFIX=... does the same).  Either the names are
+ * refused, naming PREFIX, or the steps see the real prefix. */
+static void test_reserved_vars(void **state)
+{
+	char doc[PATH_MAX], dir[PATH_MAX], pv[PATH_MAX];
+	struct tu_run r;
+	static const char text[] =
+		"---\nname: pv\ndescription: Redefines PREFIX.\nmetadata:\n"
+		"  halo-vars: PREFIX=/tmp/elsewhere\n---\n# pv\n\n## Install\n\n```sh\n"
+		"mkdir -p \"$PREFIX/bin\" && echo hi > \"$PREFIX/bin/pv\"\n```\n";
+	static const char plain[] =
+		"---\nname: pv\ndescription: Uses PREFIX.\n---\n# pv\n\n## Install\n\n```sh\n"
+		"mkdir -p \"$PREFIX/bin\" && echo hi > \"$PREFIX/bin/pv\"\n```\n";
+
+	(void)state;
+	pathf(pv, "%s/bin/pv", prefix);
+	write_skill(doc, dir, "pv", text);
+	HALO(&r, "install", "--yes", "--prefix", prefix, dir);
+	if (r.status == 0)
+		assert_true(exists(pv));
+	else
+		assert_contains(r.err, "PREFIX");
+	tu_run_free(&r);
+
+	tu_rmtree(data);
+	tu_rmtree(prefix);
+	write_skill(doc, dir, "pv", plain);
+	HALO(&r, "install", "--yes", "--prefix", prefix, "--set", "PREFIX=/tmp/elsewhere", dir);
+	if (r.status == 0)
+		assert_true(exists(pv));
+	else
+		assert_contains(r.err, "PREFIX");
+	tu_run_free(&r);
+}
+
 /* ---- greet-tarball and downloads --------------------------------------------------- */
 
 /* DISABLED (see main): greet-tarball no longer parses.  skills/parse.c,
@@ -2161,6 +2202,7 @@ int main(void)
 	static const struct CMUnitTest disabled[] = {
 		cmocka_unit_test_setup_teardown(test_example_greet_tarball, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_prefix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserved_vars, setup, teardown),
 	};
 	const char *d = getenv("HALO_TEST_DISABLED");
 
