@@ -276,6 +276,50 @@ static int read_root(struct fm *f, const char *dir_name)
 	return 0;
 }
 
+/* Bounds on the front matter.  libyaml's scanner looks at every open flow
+ * level for each token, so "[[[[..." costs the square of its depth: the
+ * shape is checked with the event parser, which stops at the first level
+ * too deep, before the document is loaded. */
+#define FM_MAX_BYTES (64u << 10)
+#define FM_MAX_DEPTH 16
+#define FM_MAX_EVENTS 8192
+
+/* 0, or an error for a front matter too big or too deep; a YAML error is
+ * left for load() to report. */
+static int check_shape(struct fm *f, const char *text, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, rc = 0;
+	size_t events = 0;
+
+	if (len > FM_MAX_BYTES)
+		return skills_seterr(SKILLS_EPARSE, "%s:%u: the front matter is longer than %u "
+				     "KiB", f->s->file, f->first_line - 1, FM_MAX_BYTES >> 10);
+	if (!yaml_parser_initialize(&p))
+		return skills_seterr(SKILLS_EIO, "out of memory");
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	while (rc == 0 && yaml_parser_parse(&p, &ev)) {
+		yaml_event_type_t type = ev.type;
+		unsigned line = f->first_line + (unsigned)ev.start_mark.line;
+
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if ((type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) &&
+		    ++depth > FM_MAX_DEPTH)
+			rc = skills_seterr(SKILLS_EPARSE, "%s:%u: the front matter nests more than "
+					   "%d levels deep", f->s->file, line, FM_MAX_DEPTH);
+		else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+			depth--;
+		else if (++events > FM_MAX_EVENTS)
+			rc = skills_seterr(SKILLS_EPARSE, "%s:%u: the front matter has more than %d "
+					   "values", f->s->file, line, FM_MAX_EVENTS);
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 static int load(struct fm *f, const char *text, size_t len, char *err, size_t errcap,
 		unsigned *errline)
 {
@@ -371,6 +415,8 @@ int skills_front_matter(struct skills_skill *s, const char *text, size_t len,
 	unsigned errline = first_line;
 	int rc;
 
+	if ((rc = check_shape(&f, text, len)) < 0)
+		return rc;
 	if (load(&f, text, len, err, sizeof(err), &errline) < 0) {
 		char err2[256];
 		unsigned line2;
