@@ -8,19 +8,24 @@
  *     prefix and prints what it should, a re-install runs nothing and
  *     touches nothing, verify passes, remove takes away exactly what the
  *     install created (or runs the Uninstall section) and the registry
- *     forgets it;
- *   - greet-tarball against our own HTTP/1.0 server on 127.0.0.1 (a pthread
- *     on an ephemeral port), a tarball that does not match its sha256, a
- *     host not in halo-network;
+ *     forgets it; a changed file is kept, links are removed as links,
+ *     --force re-installs, a skill without Verify is not installed twice;
+ *   - downloads from our own HTTP/1.0 server on 127.0.0.1 (a pthread on an
+ *     ephemeral port): a tarball that does not match its sha256, a host not
+ *     in halo-network, a skill given as the URL of its document;
  *   - --dry-run writes nothing, not even the database;
  *   - a failing step: its message, its files removed, the earlier step's
- *     kept, the transcript, the registry, remove afterwards;
- *   - a skill from a git repository (file:// URL and a local path);
+ *     kept, the transcript, the registry, remove afterwards; a step past
+ *     --timeout; a failing verify and a failing Uninstall step;
+ *   - a skill from a git repository (file:// URL, a local path, a bare one);
  *   - no --yes and no terminal: refused, nothing installed;
  *   - malformed documents: one `file:line: message` line, nothing created;
- *   - the sandbox: a step cannot write outside the workspace and prefix.
+ *   - the sandbox: a step cannot write outside the workspace and prefix,
+ *     read the home directory, or reach the network.
  *
- * The suite runs in a session of its own (main() calls setsid), so that no
+ * Cases that fail because of a bug in the code under test are kept, and
+ * run instead of the suite with HALO_TEST_DISABLED=1 (see main).  The
+ * suite runs in a session of its own (main() calls setsid), so that no
  * case can find a controlling terminal to ask on. */
 #include <errno.h>
 #include <fcntl.h>
