@@ -135,6 +135,33 @@ static int parse_vars(struct fm *f, const char *text, unsigned line)
 	return 0;
 }
 
+/* A YAML list of strings as one space-separated string, or NULL. */
+static const char *join_list(struct fm *f, yaml_node_t *seq, const char *key)
+{
+	struct sbuf b = { 0 };
+	const char *out = NULL;
+
+	for (yaml_node_item_t *it = seq->data.sequence.items.start;
+	     it < seq->data.sequence.items.top; it++) {
+		const char *t = scalar(yaml_document_get_node(&f->doc, *it));
+
+		if (t == NULL) {
+			sbuf_free(&b);
+			return NULL;
+		}
+		if (b.len)
+			sbuf_adds(&b, " ");
+		sbuf_adds(&b, t);
+	}
+	if (!b.failed) {
+		out = arena_strdup(f->s->arena, b.p ? b.p : "");
+		skills_warn(f->s, node_line(f, seq), "metadata values are strings in the Agent "
+			    "Skills spec: write %s: \"%s\" (read as that)", key, out);
+	}
+	sbuf_free(&b);
+	return out;
+}
+
 static int read_metadata(struct fm *f, yaml_node_t *map)
 {
 	struct skills_skill *s = f->s;
@@ -150,6 +177,11 @@ static int read_metadata(struct fm *f, yaml_node_t *map)
 		const char *key = scalar(k), *val = scalar(v);
 		unsigned line = node_line(f, v);
 
+		/* our own list keys written as a YAML list: read, with a warning
+		 * (elsewhere metadata must be strings) */
+		if (key && val == NULL && v->type == YAML_SEQUENCE_NODE &&
+		    (strcmp(key, "halo-requires") == 0 || strcmp(key, "halo-network") == 0))
+			val = join_list(f, v, key);
 		if (key == NULL || val == NULL) {
 			skills_warn(s, node_line(f, k), "metadata entries should be strings; "
 				    "'%s' ignored", key ? key : "(not a string)");
@@ -208,6 +240,7 @@ static int read_root(struct fm *f, const char *dir_name)
 	yaml_node_t *root = yaml_document_get_root_node(&f->doc);
 	unsigned fence_line = f->first_line - 1; /* the opening '---' */
 	unsigned name_line = fence_line, desc_line = fence_line;
+	bool desc_seen = false;
 	const char *why;
 
 	if (root == NULL || (root->type == YAML_SCALAR_NODE && scalar(root)[0] == '\0'))
@@ -232,6 +265,7 @@ static int read_root(struct fm *f, const char *dir_name)
 			name_line = node_line(f, v);
 		} else if (strcmp(key, "description") == 0) {
 			s->description = string_field(f, key, v);
+			desc_seen = true;
 			desc_line = node_line(f, v);
 		} else if (strcmp(key, "license") == 0) {
 			s->license = string_field(f, key, v);
@@ -261,17 +295,18 @@ static int read_root(struct fm *f, const char *dir_name)
 	if ((why = name_problem(s->name)) != NULL)
 		skills_warn(s, name_line, "name '%s' %s (the Agent Skills spec wants 1-64 of "
 			    "a-z, 0-9 and single '-')", s->name, why);
-	if (strchr(s->name, '/') || strcmp(s->name, ".") == 0 || strcmp(s->name, "..") == 0 ||
+	if (strchr(s->name, '/') || s->name[0] == '.' ||
 	    strlen(s->name) > 64)
 		return skills_seterr(SKILLS_EPARSE, "%s:%u: name '%.64s' cannot name a folder",
 				     s->file, name_line, s->name);
 	if (dir_name && strcmp(dir_name, s->name) != 0)
 		skills_warn(s, name_line, "name '%s' differs from its folder '%s'", s->name,
 			    dir_name);
-	if (s->description == NULL || s->description[0] == '\0')
+	if ((s->description == NULL && !desc_seen) ||
+	    (s->description && s->description[0] == '\0'))
 		skills_warn(s, fence_line, "no 'description:' (the spec requires one: what "
 			    "the skill does and when to use it)");
-	else if (strlen(s->description) > 1024)
+	else if (s->description && strlen(s->description) > 1024)
 		skills_warn(s, desc_line, "'description' is longer than 1024 characters");
 	return 0;
 }
