@@ -246,7 +246,9 @@ int skills_plan_make(struct skills_plan *out, const struct skills_skill *s,
 				}
 				nm++;
 			}
-			if (is_install(st->section) || st->section == SKILLS_SEC_REQUIREMENTS)
+			/* a package install is an install step; a required
+			 * package alone installs nothing */
+			if (is_install(st->section))
 				n_install++;
 			if (st->n_packages == 0) {
 				ps->verdict = SKILLS_SKIP;
