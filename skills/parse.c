@@ -1095,7 +1095,9 @@ static int make_fetch(struct pstate *ps, struct skills_step *st, char **lines, s
 		if (strlen(seen) + strlen(key) < sizeof(seen))
 			strcat(seen, key);
 		if (kl == 3 && memcmp(t, "url", 3) == 0) {
-			if (strncasecmp(val, "https://", 8) != 0 && strncasecmp(val, "http://", 7) != 0)
+			/* a URL that starts with a variable is checked once expanded */
+			if (val[0] != '$' &&
+			    strncasecmp(val, "https://", 8) != 0 && strncasecmp(val, "http://", 7) != 0)
 				return skills_seterr(SKILLS_EPARSE, "%s:%u: url: '%.80s' is not an "
 						     "http:// or https:// address", s->file, line,
 						     val);

@@ -462,8 +462,7 @@ static int run_fetch(struct runner *r, const struct skills_step *st, int *status
 	rc = tools_call(ctx, st->git ? "git_clone" : "download", args, &tr);
 	free(args);
 	if (rc < 0) {
-		rc = skills_seterr(rc == TOOLS_EDENIED ? SKILLS_EDENIED : SKILLS_EFAIL,
-				   "%s:%u: %s failed: %s%s", r->s->file, st->line,
+		rc = skills_seterr(SKILLS_EFAIL, "%s:%u: %s failed: %s%s", r->s->file, st->line,
 				   st->git ? "clone" : "download", tools_errmsg(),
 				   rc == TOOLS_EDENIED ? " (declare the host in metadata.halo-network)" : "");
 		tools_result_clear(&tr);
@@ -533,6 +532,12 @@ static int resolve_prefix(const struct skills_skill *s, const struct skills_run_
 	return 0;
 }
 
+static bool reserved_var(const char *name)
+{
+	return strcmp(name, "PREFIX") == 0 || strcmp(name, "SKILL_DIR") == 0 ||
+	       strcmp(name, "WORKSPACE") == 0;
+}
+
 static int runner_init(struct runner *r, const struct skills_skill *s,
 		       const struct skills_run_opts *o, struct skills_result *res)
 {
@@ -554,12 +559,23 @@ static int runner_init(struct runner *r, const struct skills_skill *s,
 	    (rc = env_set(r, "SKILL_DIR", r->skill_copy)) < 0 ||
 	    (rc = env_set(r, "WORKSPACE", r->work)) < 0)
 		return rc;
-	for (size_t i = 0; i < s->n_vars; i++)
+	for (size_t i = 0; i < s->n_vars; i++) {
+		if (reserved_var(s->vars[i].key))
+			return skills_seterr(SKILLS_EPLAN, "%s: metadata.halo-vars cannot set %s: "
+					     "halo-agent sets PREFIX, SKILL_DIR and WORKSPACE itself "
+					     "(the prefix: metadata.halo-prefix or --prefix)", s->file,
+					     s->vars[i].key);
 		if ((rc = env_set(r, s->vars[i].key, s->vars[i].value)) < 0)
 			return rc;
-	for (size_t i = 0; i < o->n_set; i++)
+	}
+	for (size_t i = 0; i < o->n_set; i++) {
+		if (reserved_var(o->set[i].key))
+			return skills_seterr(SKILLS_EPLAN, "--set cannot change %s: halo-agent sets "
+					     "PREFIX, SKILL_DIR and WORKSPACE itself (use --prefix DIR)",
+					     o->set[i].key);
 		if ((rc = env_set(r, o->set[i].key, o->set[i].value)) < 0)
 			return rc;
+	}
 	return 0;
 }
 
@@ -938,7 +954,12 @@ static int install_steps(struct runner *r, const struct skills_plan *p, struct s
 		}
 		snap_free(&after);
 		snap_free(&before);
-		if (rc == 0 && status != 0)
+		if (rc == 0 && status == 124 && r->res->failed_command[0] == '\0')
+			rc = skills_seterr(SKILLS_EFAIL, "%s:%u: step %zu of %zu timed out after %llu s "
+					   "(--timeout)", r->s->file, st->line, k, r->m,
+					   (unsigned long long)((r->o->timeout_ms ? r->o->timeout_ms :
+								 600000) / 1000));
+		else if (rc == 0 && status != 0)
 			rc = skills_seterr(SKILLS_EFAIL, "%s:%u: step %zu of %zu failed (exit %d)%s%s",
 					   r->s->file, r->res->failed_line, k, r->m, status,
 					   r->res->failed_command[0] ? ": " : "",
@@ -968,9 +989,21 @@ int skills_install(const struct skills_skill *s, const struct skills_plan *p,
 	if (o->dry_run)
 		return 0;
 	if (store_skill_get(o->store, s->name, &prev) == 0) {
+		char prev_prefix[PATH_MAX] = "";
+
 		have_prev = true;
 		if (prev.status == STORE_SKILL_INSTALLED || prev.status == STORE_SKILL_FAILED)
-			manifest_read(prev.manifest, &created, NULL, 0, NULL, 0);
+			manifest_read(prev.manifest, &created, NULL, 0, prev_prefix,
+				      sizeof(prev_prefix));
+		/* one skill, one prefix: the registry could not undo two */
+		if (prev_prefix[0] && strcmp(prev_prefix, r.prefix) != 0) {
+			rc = skills_seterr(SKILLS_EPLAN, "%s is installed under %s; remove it first "
+					   "(halo-agent skills remove %s) or install into that "
+					   "prefix again", s->name, prev_prefix, s->name);
+			snap_free(&created);
+			store_skill_clear(&prev);
+			return rc;
+		}
 	}
 	if ((rc = begin_run(&r, "install")) < 0)
 		goto out;
@@ -1026,7 +1059,9 @@ int skills_install(const struct skills_skill *s, const struct skills_plan *p,
 	snap_refresh(&created, r.prefix);
 	res->n_files = created.n;
 	if (rc < 0) {
-		register_skill(&r, STORE_SKILL_FAILED, &created);
+		/* a refusal before anything ran leaves the registry as it was */
+		if (!(rc == SKILLS_EDENIED && res->n_ran == 0))
+			register_skill(&r, STORE_SKILL_FAILED, &created);
 		goto out;
 	}
 	/* verify */
