@@ -394,10 +394,14 @@ static char *quote_colons(const char *text, size_t len, size_t *out_len, unsigne
 	for (; p < end; line++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;
-		size_t indent = strspn(p, " ");
+		size_t indent = 0;
 		const char *colon = memchr(p, ':', (size_t)(eol - p));
 		const char *v = colon ? colon + 1 : NULL;
-		bool blank = p + indent >= eol || p[indent] == '\r';
+		bool blank;
+
+		while (p + indent < eol && p[indent] == ' ')
+			indent++;
+		blank = p + indent >= eol || p[indent] == '\r';
 
 		if (block_indent != SIZE_MAX && (blank || indent > block_indent)) {
 			v = NULL; /* a line of a block scalar */
