@@ -3,11 +3,15 @@
  * The walk keeps a stack of headings.  Each heading's text gives the kind
  * of section beneath it (Requirements, Install, Configure, Verify,
  * Uninstall, or Other such as Usage) and, when it names platforms ("On
- * Debian/Ubuntu", "macOS", "With Homebrew"), a condition.  Sibling headings
- * that each name a platform form a group of alternatives.  Each fenced code
- * block becomes a step:
- *   sh, bash, shell, zsh  a script (a block whose every line starts "$ "
- *                         is read as a console transcript);
+ * Debian/Ubuntu", "macOS", "With Homebrew"), a condition.  The first word
+ * that names a kind decides it; a section under one that is not run is not
+ * run; a heading with no kind inherits its parent's.  The title (the first
+ * H1) names the project: it gives a platform only after "on"/"for".
+ * Sibling headings that name a platform, or a way of installing ("From
+ * source", "With Cargo"), form a group of alternatives; groups nest.  Each
+ * fenced code block becomes a step:
+ *   sh, bash, shell, zsh  a script (a block with a "$ " line is read as a
+ *                         console transcript);
  *   console, *-session    only the prompted lines ("$ ", "% ", "# "), with
  *                         "\" continuations; the rest is output;
  *   fetch, download       "key: value" lines: url, sha256, to, extract;

@@ -7,7 +7,9 @@
  *      not meet skips it;
  *   3. of sibling platform sections that all match, the best fit is kept
  *      (the distro itself > a distro it is like > the package manager >
- *      "Linux"), ties going to the first;
+ *      "Linux" > a way of installing such as "From source"), ties going to
+ *      the first; at each level of nesting, an option fits as well as its
+ *      best step;
  *   4. package installs are checked, never run: all present is satisfied,
  *      any absent is missing and stops the plan with the command to run;
  *   5. uninstall steps wait for `skills remove`.
