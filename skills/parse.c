@@ -518,6 +518,9 @@ static bool ends_with_backslash(const char *t, size_t len)
 }
 
 /* A prompt at the start of a console line: its length, or 0. */
+/* A prompt at the start of a console line: its length, or 0.  "# " is
+ * root's prompt, unless what follows reads as a comment in prose ("# Then
+ * install it:"): a capital first letter, or a sentence's end. */
 static size_t prompt_len(const char *t, size_t len, bool *root)
 {
 	*root = false;
@@ -525,7 +528,13 @@ static size_t prompt_len(const char *t, size_t len, bool *root)
 		return 2;
 	if (len == 1 && t[0] == '$')
 		return 1;
-	if (len >= 2 && t[0] == '#' && t[1] == ' ') {
+	if (len >= 3 && t[0] == '#' && t[1] == ' ') {
+		size_t e = len;
+
+		while (e > 2 && (t[e - 1] == ' ' || t[e - 1] == '\t' || t[e - 1] == '\r'))
+			e--;
+		if ((t[2] >= 'A' && t[2] <= 'Z') || t[e - 1] == ':' || t[e - 1] == '.')
+			return 0;
 		*root = true;
 		return 2;
 	}
@@ -1384,8 +1393,6 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 			rc = skills_seterr(SKILLS_EIO, "out of memory");
 			goto out;
 		}
-		if (r)
-			root = true;
 		if (cmd.len && cmd.p[strspn(cmd.p, " \t")] != '#') {
 			rewrite_command(ps, cmd.p, cmd.len, line, &pk, &kept, &root);
 			if (kept.len)
@@ -1395,6 +1402,8 @@ static int finish_code(struct pstate *ps, unsigned open_line)
 		}
 		if (kept.len)
 			script_line(&sc, kept.p, kept.len, line);
+		if (r && kept.len) /* a root prompt's command stays in the script */
+			root = true;
 		sbuf_free(&cmd);
 		sbuf_free(&kept);
 	}
