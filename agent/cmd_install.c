@@ -29,6 +29,19 @@ struct ui {
 	bool at_line_start;
 };
 
+/* Each line of text on f, after a lead. */
+static void print_lines(FILE *f, const char *lead, const char *text)
+{
+	for (const char *p = text; *p; ) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(f, "%s%.*s\n", lead, (int)n, p);
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
 static void on_event(void *ud, const struct skills_event *ev)
 {
 	struct ui *ui = ud;
@@ -44,15 +57,7 @@ static void on_event(void *ud, const struct skills_event *ev)
 		if (ev->step && ev->step->kind == SKILLS_STEP_FETCH) {
 			fprintf(stderr, "  %s %s\n", ev->step->git ? "git clone" : "fetch", ev->text);
 		} else if (ev->text) {
-			/* the commands, each line marked */
-			for (const char *p = ev->text; *p; ) {
-				size_t n = strcspn(p, "\n");
-
-				fprintf(stderr, "  $ %.*s\n", (int)n, p);
-				p += n;
-				if (*p)
-					p++;
-			}
+			print_lines(stderr, "  $ ", ev->text);
 		}
 		ui->at_line_start = true;
 		break;
@@ -134,14 +139,7 @@ static void print_plan(const struct skills_plan *p, const struct skills_facts *f
 		       skills_section_name(st->section), skills_step_kind_name(st->kind),
 		       verdict_word(ps->verdict), ps->reason);
 		if (ps->verdict == SKILLS_RUN && st->kind == SKILLS_STEP_SHELL) {
-			for (const char *q = st->script; *q; ) {
-				size_t n = strcspn(q, "\n");
-
-				printf("          $ %.*s\n", (int)n, q);
-				q += n;
-				if (*q)
-					q++;
-			}
+			print_lines(stdout, "          $ ", st->script);
 		} else if (ps->verdict == SKILLS_RUN && st->kind == SKILLS_STEP_FETCH && st->git) {
 			printf("          git clone %s%s%s into %s\n", st->git,
 			       st->commit ? " at " : "", st->commit ? st->commit : "", st->to);
@@ -170,14 +168,7 @@ static void print_failure(const struct app *app, const struct skills_result *res
 		return;
 	if (res->stderr_tail[0]) {
 		fprintf(stderr, "  the end of its error output:\n");
-		for (const char *p = res->stderr_tail; *p; ) {
-			size_t n = strcspn(p, "\n");
-
-			fprintf(stderr, "    | %.*s\n", (int)n, p);
-			p += n;
-			if (*p)
-				p++;
-		}
+		print_lines(stderr, "    | ", res->stderr_tail);
 	}
 	if (res->failed_note[0])
 		fprintf(stderr, "  the skill says about this step: %s\n", res->failed_note);
@@ -569,38 +560,26 @@ int cmd_skills(struct app *app, int argc, char **argv)
 	}
 	skills_facts_detect(&facts);
 	run_opts_init(&o, app, st, &ui, yes);
-	if (strcmp(sub, "verify") == 0) {
-		rc = skills_verify(name, &facts, &o, &res);
-		if (app->json)
-			print_json(result_json(NULL, &res, rc));
-		if (rc < 0) {
-			cli_fail("%s", skills_errmsg());
-			print_failure(app, &res);
-		} else {
-			status = EXIT_OK;
-			if (!app->quiet)
-				fprintf(stderr, "halo-agent: %s: verified\n", name);
-		}
-	} else {
-		rc = skills_remove(name, &facts, &o, &res);
-		if (app->json)
-			print_json(result_json(NULL, &res, rc));
-		if (rc < 0) {
-			cli_fail("%s", skills_errmsg());
-			print_failure(app, &res);
-		} else {
-			status = EXIT_OK;
-			if (!app->quiet) {
-				if (res.n_ran)
-					fprintf(stderr, "halo-agent: %s removed (its Uninstall section "
-						"ran: %zu step(s))\n", name, res.n_ran);
-				else
-					fprintf(stderr, "halo-agent: %s removed: %zu entr%s deleted "
-						"under %s\n", name, res.n_files,
-						res.n_files == 1 ? "y" : "ies", res.prefix);
-			}
-		}
+	rc = strcmp(sub, "verify") == 0 ? skills_verify(name, &facts, &o, &res) :
+					  skills_remove(name, &facts, &o, &res);
+	if (app->json)
+		print_json(result_json(NULL, &res, rc));
+	if (rc < 0) {
+		cli_fail("%s", skills_errmsg());
+		print_failure(app, &res);
+		goto out;
 	}
+	status = EXIT_OK;
+	if (app->quiet)
+		goto out;
+	if (strcmp(sub, "verify") == 0)
+		fprintf(stderr, "halo-agent: %s: verified\n", name);
+	else if (res.n_ran)
+		fprintf(stderr, "halo-agent: %s removed (its Uninstall section ran: %zu "
+			"step(s))\n", name, res.n_ran);
+	else
+		fprintf(stderr, "halo-agent: %s removed: %zu entr%s deleted under %s\n", name,
+			res.n_files, res.n_files == 1 ? "y" : "ies", res.prefix);
 out:
 	store_close(st);
 	return status;
