@@ -301,6 +301,50 @@ static int read_whole(const char *path, bool must_exist, char **out,
 	return 0;
 }
 
+/* libyaml's scanner looks at every open flow level for each token, so
+ * "[[[[..." costs the square of its depth (100 KB of '[' took over a
+ * minute).  The shape is checked with the event parser first, which stops
+ * at the first level too deep or the first value too many.  A YAML error
+ * is left for the loader to report, with its place. */
+#define CONFIG_MAX_EVENTS 16384
+
+static int check_shape(const char *name, const char *text, size_t len, char *err,
+		       size_t errlen)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, rc = 0;
+	size_t events = 0;
+
+	if (!yaml_parser_initialize(&p)) {
+		snprintf(err, errlen, "%s: cannot initialise the YAML parser", name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	while (rc == 0 && yaml_parser_parse(&p, &ev)) {
+		yaml_event_type_t type = ev.type;
+		size_t line = ev.start_mark.line + 1, col = ev.start_mark.column + 1;
+
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if ((type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) &&
+		    ++depth > CONFIG_MAX_DEPTH + 1) {
+			snprintf(err, errlen, "%s:%zu:%zu: nested more than %d levels deep", name,
+				 line, col, CONFIG_MAX_DEPTH);
+			rc = -1;
+		} else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		} else if (++events > CONFIG_MAX_EVENTS) {
+			snprintf(err, errlen, "%s:%zu:%zu: more than %d values", name, line, col,
+				 CONFIG_MAX_EVENTS);
+			rc = -1;
+		}
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 int config_load_buffer(struct config *cfg, const char *name, const char *text,
 		       size_t len, void (*warn)(void *ud, const char *msg),
 		       void *ud, char *err, size_t errlen)
@@ -316,6 +360,8 @@ int config_load_buffer(struct config *cfg, const char *name, const char *text,
 		snprintf(err, errlen, "%s: config file larger than 1 MiB", name);
 		return -1;
 	}
+	if (check_shape(name, text, len, err, errlen) < 0)
+		return -1;
 	if (!yaml_parser_initialize(&parser)) {
 		snprintf(err, errlen, "%s: cannot initialise the YAML parser", name);
 		return -1;

@@ -191,6 +191,26 @@ static void test_size_bound(void **state)
 	free(big);
 }
 
+/* Deep flow nesting is refused before libyaml's loader sees it: "[[[[..."
+ * used to cost the square of its depth (100 KB took over a minute). */
+static void test_nesting_bound(void **state)
+{
+	size_t n = 100000;
+	char *deep = malloc(n + 4), err[512];
+	struct config cfg;
+	struct warnings w;
+	(void)state;
+
+	memcpy(deep, "a: ", 3);
+	memset(deep + 3, '[', n);
+	deep[n + 3] = '\0';
+	/* refused at the ninth level (column 12), not after reading them all */
+	assert_int_equal(load(deep, &cfg, &w, err, sizeof(err), NULL), -1);
+	assert_non_null(strstr(err, ":1:12: nested more than 8 levels deep"));
+	config_free(&cfg);
+	free(deep);
+}
+
 static void test_suggest(void **state)
 {
 	static const char *const names[] = { "doctor", "status", "config", "help", NULL };
@@ -212,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys_warn),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_size_bound),
+		cmocka_unit_test(test_nesting_bound),
 		cmocka_unit_test(test_suggest),
 	};
 
