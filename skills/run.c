@@ -243,12 +243,19 @@ static void on_output(void *ud, int stream, const char *buf, size_t len)
 		r->o->on_event(r->o->ud, &ev);
 }
 
-static void policy_init(struct runner *r, struct tools_sandbox_policy *p, bool stream)
+/* The sandbox of one command.  Only steps that install or uninstall may
+ * write the prefix; checks (requirements, unless=, Verify) see it
+ * read-only, so a check never changes what is installed. */
+static void policy_init(struct runner *r, struct tools_sandbox_policy *p, bool stream,
+			bool writes_prefix)
 {
 	*p = (struct tools_sandbox_policy)TOOLS_SANDBOX_POLICY_INIT;
 	p->workspace = r->work;
 	p->ro[p->n_ro++] = r->skill_copy;
-	p->rw[p->n_rw++] = r->prefix;
+	if (writes_prefix)
+		p->rw[p->n_rw++] = r->prefix;
+	else
+		p->ro[p->n_ro++] = r->prefix;
 	p->network = TOOLS_NET_NONE;
 	for (size_t i = 0; i < r->n_env; i++)
 		p->env[p->n_env++] = r->env[i];
@@ -354,10 +361,12 @@ static char *build_script(const struct skills_step *st, const char *script, size
 	return b.p;
 }
 
-/* Run a shell script; *status gets its exit status.  Returns <0 only when
- * it could not be run at all (or was refused). */
+/* Run a shell script; *status gets its exit status.  `changes`: a step
+ * that installs or uninstalls (asked for, prefix writable) rather than a
+ * check.  Returns <0 only when it could not be run at all (or was
+ * refused). */
 static int run_script(struct runner *r, const struct skills_step *st, const char *script,
-		      bool stream, bool ask, int *status, struct tools_exec_result *x)
+		      bool stream, bool changes, int *status, struct tools_exec_result *x)
 {
 	struct tools_sandbox_policy p;
 	char *full, *pol;
@@ -366,9 +375,9 @@ static int run_script(struct runner *r, const struct skills_step *st, const char
 	int rc;
 	size_t n;
 
-	policy_init(r, &p, stream);
+	policy_init(r, &p, stream, changes);
 	pol = tools_sandbox_policy_json(&p, NULL);
-	if (ask && !r->o->auto_approve && !r->always) {
+	if (changes && !r->o->auto_approve && !r->always) {
 		skills_answer a = r->o->ask ? r->o->ask(r->o->ask_ud, st, script, pol ? pol : "{}")
 					    : SKILLS_ANSWER_NO;
 

@@ -2069,6 +2069,30 @@ static void test_bad_documents(void **state)
 
 /* ---- the sandbox --------------------------------------------------------------------------- */
 
+/* Checks see the prefix read-only: a Verify step that writes into it
+ * fails, and what it wrote is not there. */
+static void test_checks_read_only(void **state)
+{
+	char doc[PATH_MAX], dir[PATH_MAX], made[PATH_MAX], sneaked[PATH_MAX];
+	struct tu_run r;
+
+	(void)state;
+	write_skill(doc, dir, "ro-verify",
+		    "---\nname: ro-verify\ndescription: Its verify writes.\n---\n# ro\n\n"
+		    "## Install\n\n```sh\necho made > \"$PREFIX/made\"\n```\n\n"
+		    "## Verify\n\n```sh\ntest -f \"$PREFIX/made\"\n"
+		    "echo sneaked > \"$PREFIX/sneaked\"\n```\n");
+	HALO(&r, "install", "--yes", "--prefix", prefix, dir);
+	assert_status(r, 1);
+	assert_contains(r.err, "verify failed");
+	assert_contains(r.err, "Read-only file system");
+	tu_run_free(&r);
+	pathf(made, "%s/made", prefix);
+	pathf(sneaked, "%s/sneaked", prefix);
+	assert_true(exists(made));
+	assert_false(exists(sneaked));
+}
+
 static void test_sandbox_confines(void **state)
 {
 	char doc[PATH_MAX], dir[PATH_MAX], outside[PATH_MAX], secret[PATH_MAX], vartmp[PATH_MAX];
@@ -2198,6 +2222,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_terminal_says_yes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_documents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_confines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checks_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example_greet_tarball, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_vars, setup, teardown),
