@@ -9,6 +9,9 @@
  *   HALO_VK_MATVEC=rows|wg  the mat-vec kernel: one row per invocation (the
  *                           default on CPU devices) or a workgroup per row
  *                           pair (the default on GPUs)
+ *   HALO_VK_NO_BLK=1        on CPU devices, quantized weights through the
+ *                           row-per-invocation kernel too, not the
+ *                           whole-block one (matvec_blk.comp)
  *   HALO_VK_VALIDATE=1      VK_LAYER_KHRONOS_validation; every message is
  *                           printed and counted (backend_vk_stats)
  * No switch for fp16: the shaders read f16 data with unpackHalf2x16 from
@@ -858,6 +861,10 @@ static int create_device(struct vk_backend *vk)
 	vk->rows_kernel = strcmp(vk->info.type, "cpu") == 0;
 	if (getenv("HALO_VK_MATVEC"))
 		vk->rows_kernel = strcmp(getenv("HALO_VK_MATVEC"), "rows") == 0;
+	/* matvec_blk.comp: a workgroup of one subgroup that reduces */
+	vk->blk_kernel = vk->rows_kernel && vk->subgroup &&
+			 vk->info.subgroup_size >= 1 && vk->info.subgroup_size <= 128 &&
+			 !env_on("HALO_VK_NO_BLK");
 	vk->wg_matvec = 64;
 	if (vk->subgroup) {
 		uint32_t sg = vk->info.subgroup_size;

@@ -99,6 +99,7 @@ struct vk_backend {
 	bool zero_copy;            /* device buffers are host-visible */
 	bool subgroup;             /* reductions by subgroupAdd */
 	bool rows_kernel;          /* mat-vec with one row per invocation (CPU devices) */
+	bool blk_kernel;           /* whole-block form for quantized weights */
 	uint32_t wg_matvec;        /* workgroup size of the mat-vec */
 	VkDeviceSize align, max_range;
 	VkDescriptorSetLayout dsl;

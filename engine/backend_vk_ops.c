@@ -18,6 +18,9 @@
 #define MV_MAX_COLS 8
 #define ROWS_MAX_COLS 16 /* matvec_rows.comp */
 #define ROWS_WG 8
+#define BLK_COLS 4       /* matvec_blk.comp: columns of a batch dispatch */
+#define BLK_ROWS_1 8     /* its rows per workgroup, one column */
+#define BLK_ROWS_N 4     /* the same, BLK_COLS columns */
 #define ATT_MAXG 8       /* attention.comp MAXG, MAXQ, DPT */
 #define ATT_MAXQ 2048
 #define ATT_MAX_HD 256
@@ -41,6 +44,18 @@ static const char *type_tag(enum quant_type t)
 	case QT_IQ4_NL: return "iq4_nl";
 	case QT_IQ4_XS: return "iq4_xs";
 	default: return NULL;
+	}
+}
+
+/* The types with a matvec_blk variant (engine/shaders/meson.build). */
+static bool blk_type(enum quant_type t)
+{
+	switch (t) {
+	case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: case QT_Q8_0:
+	case QT_Q2_K: case QT_Q3_K: case QT_Q4_K: case QT_Q5_K: case QT_Q6_K:
+		return true;
+	default:
+		return false;
 	}
 }
 
@@ -87,6 +102,7 @@ void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
 	VkDeviceSize wo, xo, dof, bo = 0, ro = 0, widest;
 	struct vk_buf *wb, *xb, *db, *bb = NULL, *rb = NULL;
 	uint32_t rows_win, tok_win;
+	bool blk;
 	char name[40];
 
 	if (vk->err || !usable(vk, w->type))
@@ -102,11 +118,17 @@ void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
 		rb = vk_locate(vk, res, &ro);
 	if (!wb || !xb || !db || (bias && !bb) || (res && !rb))
 		return;
+	/* the block kernel: quantized blocks at even bytes, activations as
+	 * whole vec4s (binding offsets are multiples of 16 bytes) */
+	blk = vk->blk_kernel && blk_type(w->type) &&
+	      wo % 2 == 0 && w->nb1 % 2 == 0 && xo % 16 == 0 && x->nb1 % 16 == 0;
 	widest = x->nb1 > dst->nb1 ? x->nb1 : dst->nb1;
 	rows_win = (uint32_t)(span(vk) / w->nb1);
 	tok_win = (uint32_t)(span(vk) / widest);
 	if (vk->rows_kernel && tok_win > ROWS_MAX_COLS)
 		tok_win = ROWS_MAX_COLS;
+	if (blk && tok_win > BLK_COLS)
+		tok_win = BLK_COLS;
 	if (rows_win == 0 || tok_win == 0) {
 		vk_fail(vk, ENGINE_EUNSUPPORTED, "a row is larger than one binding");
 		return;
@@ -143,7 +165,16 @@ void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
 				P[11] = (uint32_t)row_elems(res);
 			}
 			P[12] = nt;
-			if (vk->rows_kernel) {
+			if (blk) {
+				/* two variants only (LLVM takes seconds to build
+				 * each): one column, or BLK_COLS of which the
+				 * shader ignores those past nt */
+				snprintf(name, sizeof(name), "matvec_blk_%s", type_tag(w->type));
+				spec[0] = vk->info.subgroup_size;
+				spec[1] = nt == 1 ? BLK_ROWS_1 : BLK_ROWS_N;
+				spec[2] = nt == 1 ? 1 : BLK_COLS;
+				vk_groups(&d, (nr + spec[1] - 1) / spec[1]);
+			} else if (vk->rows_kernel) {
 				snprintf(name, sizeof(name), "matvec_rows_%s", type_tag(w->type));
 				spec[0] = ROWS_WG;
 				spec[2] = nt;

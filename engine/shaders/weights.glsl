@@ -6,17 +6,24 @@
  * FLOAT_W with QK = 8 and are read element by element with a bound, so row
  * lengths need not be a multiple of anything.  The values follow the ggml
  * formats (engine/quant_kern.h documents each layout); only the order of
- * float operations may differ. */
+ * float operations may differ.
+ *
+ * Every word is read through WORD(i), W[i] unless the including shader
+ * defines it: matvec_bcast.comp points it at a block held in registers. */
 
-uint w8(uint b) { return (W[b >> 2] >> ((b & 3u) << 3)) & 0xFFu; }
-uint w16(uint b) { return (W[b >> 2] >> ((b & 2u) << 3)) & 0xFFFFu; } /* b even */
+#ifndef WORD
+#define WORD(i) W[i]
+#endif
+
+uint w8(uint b) { return (WORD(b >> 2) >> ((b & 3u) << 3)) & 0xFFu; }
+uint w16(uint b) { return (WORD(b >> 2) >> ((b & 2u) << 3)) & 0xFFFFu; } /* b even */
 float wf16(uint b) { return unpackHalf2x16(w16(b)).x; }
 /* Four bytes at any byte offset. */
 uint w32(uint b)
 {
-	uint s = (b & 3u) << 3, lo = W[b >> 2];
+	uint s = (b & 3u) << 3, lo = WORD(b >> 2);
 
-	return s == 0u ? lo : (lo >> s) | (W[(b >> 2) + 1u] << (32u - s));
+	return s == 0u ? lo : (lo >> s) | (WORD((b >> 2) + 1u) << (32u - s));
 }
 uvec2 w64(uint b) { return uvec2(w32(b), w32(b + 4u)); }
 vec4 bytes4(uint v) { return vec4(uvec4(v, v >> 8, v >> 16, v >> 24) & 0xFFu); }
@@ -31,7 +38,7 @@ vec4 sbytes4(uint v)
 #define QK 8u
 #if defined(DATA_A_F32)
 #define ESZ 4u
-float wel(uint b) { return uintBitsToFloat(W[b >> 2]); }
+float wel(uint b) { return uintBitsToFloat(WORD(b >> 2)); }
 #elif defined(DATA_A_F16)
 #define ESZ 2u
 float wel(uint b) { return wf16(b); }
@@ -93,7 +100,7 @@ void deq8(uint bo, uint j, out vec4 a, out vec4 b)
 #define QB 20u
 void deq8(uint bo, uint j, out vec4 a, out vec4 b)
 {
-	vec2 dm = unpackHalf2x16(W[bo >> 2] >> ((bo & 2u) << 3) | (w16(bo + 2u) << 16));
+	vec2 dm = unpackHalf2x16(WORD(bo >> 2) >> ((bo & 2u) << 3) | (w16(bo + 2u) << 16));
 	uvec2 q = nib8(bo + 4u, j);
 
 	a = bytes4(q.x) * dm.x + dm.y;
@@ -152,7 +159,7 @@ void deq8(uint bo, uint j, out vec4 a, out vec4 b)
 	uint h = j >> 4, jj = (j >> 2) & 3u, k0 = (j & 3u) * 8u;
 	uvec2 q = (w64(bo + 16u + 32u * h + k0) >> (2u * jj)) & 0x03030303u;
 	uint s = w8(bo + (j >> 1));
-	vec2 dm = unpackHalf2x16(W[(bo + 80u) >> 2] >> (((bo + 80u) & 2u) << 3) |
+	vec2 dm = unpackHalf2x16(WORD((bo + 80u) >> 2) >> (((bo + 80u) & 2u) << 3) |
 				 (w16(bo + 82u) << 16));
 	float ds = dm.x * float(s & 15u), ms = dm.y * float(s >> 4);
 
@@ -197,7 +204,7 @@ void deq8(uint bo, uint j, out vec4 a, out vec4 b)
 {
 	uint c = j >> 3, l0 = (j & 7u) * 8u, hi = l0 >> 5;
 	uvec2 q = (w64(bo + QS_OFF + 32u * c + (l0 & 31u)) >> (4u * hi)) & 0x0F0F0F0Fu;
-	vec2 dm = unpackHalf2x16(W[bo >> 2] >> ((bo & 2u) << 3) | (w16(bo + 2u) << 16));
+	vec2 dm = unpackHalf2x16(WORD(bo >> 2) >> ((bo & 2u) << 3) | (w16(bo + 2u) << 16));
 	vec2 sm = scale_min_k4(bo + 4u, j >> 2);
 	float ds = dm.x * sm.x, ms = dm.y * sm.y;
 

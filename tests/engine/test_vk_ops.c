@@ -252,6 +252,25 @@ static void test_matmul(void **state)
 	}
 }
 
+/* Rows of more blocks than a subgroup has invocations, an odd number of
+ * them (matvec_blk.comp gives each invocation blocks in turn), rows not a
+ * multiple of its rows per workgroup, batches of 1 and 5 (a whole window
+ * and a partial one). */
+static void test_matmul_long(void **state)
+{
+	(void)state;
+	NEED_VK();
+	for (size_t i = 0; i < N_TYPES; i++) {
+		enum quant_type t = all_types[i];
+		const struct quant_traits *q = quant_traits_of(t);
+
+		if (!q->quantized)
+			continue;
+		one_matmul(t, q->block_size == 256 ? 11 * 256 : 37 * 32, 29, 1, false, true);
+		one_matmul(t, q->block_size == 256 ? 11 * 256 : 37 * 32, 29, 5, true, false);
+	}
+}
+
 static void test_get_rows(void **state)
 {
 	(void)state;
@@ -503,6 +522,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matmul),
+		cmocka_unit_test(test_matmul_long),
 		cmocka_unit_test(test_get_rows),
 		cmocka_unit_test(test_norm_eltwise),
 		cmocka_unit_test(test_rope),

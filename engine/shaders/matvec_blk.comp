@@ -1,0 +1,128 @@
+#version 450
+/* matvec_blk.comp - the mat-vec / small-batch product of quantized weights
+ * on CPU-type devices (lavapipe): dst[c][r] = sum_k W[r][k] x[c][k]
+ * (+ bias[r]) (+ res[c][r]) for NC token columns and NR rows per workgroup
+ * of one subgroup, whose invocations take the rows' blocks in turn.
+ *
+ * The cost model is lavapipe's: arithmetic runs on all SIMD lanes at once,
+ * but a load whose address differs between lanes costs a scalar load, a
+ * bounds check and a branch per lane and per 32-bit word, and private
+ * arrays indexed by constants live in registers or on the stack.  So:
+ *   - each block is read once, as whole aligned words ((QB + 5) / 4 of
+ *     them), realigned in registers when it starts at an odd half-word;
+ *     deq8() of weights.glsl reads those registers (WORD below) at offsets
+ *     the compiler folds, every loop over a block being unrolled;
+ *   - each activation is loaded once per workgroup (not once per row) as
+ *     vec4s and serves the NR rows;
+ *   - the partial sums are reduced once, by subgroupAdd, at the end.
+ * Rows past the last are computed as copies of it and not written, so the
+ * subgroup stays whole for subgroupAdd.  Activations are read as vec4s:
+ * their offset and stride must be multiples of 4 floats (the host checks).
+ *
+ * P: as matvec.comp (0 K, 1 rows, 2 w byte offset (even), 3 row bytes,
+ *    4 x off, 5 x stride, 6 dst off, 7 dst stride, 8 flags (1 bias, 2 res),
+ *    9 bias off, 10 res off, 11 res stride, 12 columns <= NC: the shader
+ *    computes NC, reading column 12 - 1 again for those past it). */
+#include "common.glsl"
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint NR = 4;
+layout(constant_id = 2) const uint NC = 1;
+#define MAX_NR 8u
+#define MAX_NC 4u
+
+layout(std430, binding = 1) readonly buffer BW { uint W[]; };
+layout(std430, binding = 2) readonly buffer BX4 { vec4 X4[]; };
+layout(std430, binding = 3) buffer BD { float D[]; };
+layout(std430, binding = 4) readonly buffer BB { float BIAS[]; };
+layout(std430, binding = 5) buffer BR { float RES[]; };
+
+/* the block deq8() reads, its byte 0 in the low byte of blk[0] */
+uint blk[64];
+#define WORD(i) blk[i]
+#include "weights.glsl"
+#define NW ((QB + 5u) / 4u)
+
+void main()
+{
+	const uint K = P[0], nrows = P[1], nb = K / QK;
+	const uint r0 = WG_ID * NR, xo4 = P[4] >> 2, xs4 = P[5] >> 2;
+	const uint last = uint(W.length()) - 1u;
+	float acc[MAX_NR * MAX_NC];
+
+	if (r0 >= nrows)
+		return;
+	[[unroll]] for (uint i = 0u; i < MAX_NR * MAX_NC; i++)
+		acc[i] = 0.0;
+	for (uint i = gl_SubgroupInvocationID; i < nb; i += gl_SubgroupSize) {
+		uint wr[MAX_NR][NW];
+
+		/* the block of each row, realigned */
+		[[unroll]] for (uint r = 0u; r < NR; r++) {
+			const uint b = P[2] + min(r0 + r, nrows - 1u) * P[3] + i * QB;
+			const uint w0 = b >> 2;
+			const bool odd = (b & 2u) != 0u;
+			uint raw[NW];
+
+			[[unroll]] for (uint k = 0u; k < NW; k++)
+				raw[k] = W[min(w0 + k, last)];
+			[[unroll]] for (uint k = 0u; k + 1u < NW; k++)
+				wr[r][k] = odd ? (raw[k] >> 16) | (raw[k + 1u] << 16) : raw[k];
+			wr[r][NW - 1u] = odd ? raw[NW - 1u] >> 16 : raw[NW - 1u];
+		}
+		/* 32 elements at a time: a loop, not unrolled (the code of an
+		 * unrolled 256-element block with its activation loads takes
+		 * LLVM minutes), so deq8 offsets come from a chain of ifs */
+		[[dont_unroll]] for (uint ch = 0u; ch < QK / 32u; ch++) {
+			vec4 x[MAX_NC][8];
+
+			[[unroll]] for (uint c = 0u; c < NC; c++)
+				[[unroll]] for (uint k = 0u; k < 8u; k++)
+					x[c][k] = X4[xo4 + min(c, P[12] - 1u) * xs4 +
+						     (i * QK + 32u * ch) / 4u + k];
+			[[unroll]] for (uint r = 0u; r < NR; r++) {
+				vec4 q[8];
+
+				[[unroll]] for (uint k = 0u; k < NW; k++)
+					blk[k] = wr[r][k];
+				[[unroll]] for (uint cc = 0u; cc < QK / 32u; cc++)
+					if (cc == ch)
+						[[unroll]] for (uint j = 0u; j < 4u; j++)
+							deq8(0u, 4u * cc + j, q[2u * j], q[2u * j + 1u]);
+				[[unroll]] for (uint c = 0u; c < NC; c++) {
+					float s0 = 0.0, s1 = 0.0;
+
+					[[unroll]] for (uint k = 0u; k < 8u; k += 2u) {
+						s0 += dot(q[k], x[c][k]);
+						s1 += dot(q[k + 1u], x[c][k + 1u]);
+					}
+					acc[r * MAX_NC + c] += s0 + s1;
+				}
+			}
+		}
+	}
+	[[unroll]] for (uint r = 0u; r < NR; r++)
+		[[unroll]] for (uint c = 0u; c < NC; c++)
+			acc[r * MAX_NC + c] = subgroupAdd(acc[r * MAX_NC + c]);
+	if (!subgroupElect())
+		return;
+	[[unroll]] for (uint r = 0u; r < NR; r++) {
+		const uint row = r0 + r;
+
+		if (row >= nrows)
+			break;
+		[[unroll]] for (uint c = 0u; c < NC; c++) {
+			float v = acc[r * MAX_NC + c];
+
+			if (c >= P[12])
+				break;
+			if ((P[8] & 1u) != 0u)
+				v += BIAS[P[9] + row];
+			if ((P[8] & 2u) != 0u)
+				v += RES[P[10] + c * P[11] + row];
+			D[P[6] + c * P[7] + row] = v;
+		}
+	}
+}
