@@ -120,6 +120,7 @@ struct vk_backend {
 	uint32_t n_wr, n_rd;
 	struct vk_buf staging;     /* without zero copy */
 	struct vk_buf dummy;       /* bound where a shader's binding is unused */
+	struct vk_buf xh;          /* activations as f16 for matvec_blk (reserve) */
 	struct vk_weight *w;
 	size_t n_w;
 	struct vk_buf **blocks;

@@ -92,6 +92,26 @@ static bool usable(struct vk_backend *vk, enum quant_type t)
 
 /* ---- mat-mul ----------------------------------------------------------------- */
 
+/* Rows [0, n) of x (K wide, K % 8 == 0) as packed f16 into vk->xh, K / 2
+ * words a row (kv_store.comp's f16 copy). */
+static void to_f16(struct vk_backend *vk, const struct etensor *x, struct vk_buf *xb,
+		   VkDeviceSize xo, uint32_t K, uint32_t n)
+{
+	struct vk_dispatch d = { 0 };
+	uint32_t P[6], spec[3] = { 0 };
+
+	P[0] = K;
+	P[1] = vk_bind(vk, &d, 1, xb, xo, (VkDeviceSize)(n - 1) * x->nb1 + K * 4ull) / 4;
+	P[2] = (uint32_t)row_elems(x);
+	P[3] = vk_bind(vk, &d, 2, &vk->xh, 0, (VkDeviceSize)n * K * 2) / 4;
+	P[4] = 0;
+	P[5] = n;
+	d.gx = (K / 2 + 255) / 256;
+	d.gy = n;
+	d.gz = 1;
+	vk_issue(vk, "kv_store_f16", spec, &d, 1u << 2, P, 6);
+}
+
 void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
 		  const struct etensor *w, const struct etensor *x,
 		  uint32_t n_tokens, const struct etensor *bias,
@@ -118,10 +138,13 @@ void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
 		rb = vk_locate(vk, res, &ro);
 	if (!wb || !xb || !db || (bias && !bb) || (res && !rb))
 		return;
-	/* the block kernel: quantized blocks at even bytes, activations as
-	 * whole vec4s (binding offsets are multiples of 16 bytes) */
-	blk = vk->blk_kernel && blk_type(w->type) &&
-	      wo % 2 == 0 && w->nb1 % 2 == 0 && xo % 16 == 0 && x->nb1 % 16 == 0;
+	/* the block kernel: quantized blocks at even bytes; it reads the
+	 * activations from their f16 copy in xh (sized by reserve) */
+	blk = vk->blk_kernel && blk_type(w->type) && wo % 2 == 0 && w->nb1 % 2 == 0 &&
+	      K % 8 == 0 && (VkDeviceSize)n_tokens * K * 2 <= vk->xh.size &&
+	      (VkDeviceSize)n_tokens * x->nb1 <= span(vk);
+	if (blk)
+		to_f16(vk, x, xb, xo, K, n_tokens);
 	widest = x->nb1 > dst->nb1 ? x->nb1 : dst->nb1;
 	rows_win = (uint32_t)(span(vk) / w->nb1);
 	tok_win = (uint32_t)(span(vk) / widest);
@@ -147,9 +170,16 @@ void vk_op_matmul(struct engine_backend *be, struct etensor *dst,
 			P[2] = vk_bind(vk, &d, 1, wb, wo + (VkDeviceSize)r0 * w->nb1,
 				       (VkDeviceSize)nr * w->nb1);
 			P[3] = (uint32_t)w->nb1;
-			P[4] = vk_bind(vk, &d, 2, xb, xo + (VkDeviceSize)t0 * x->nb1,
-				       (VkDeviceSize)(nt - 1) * x->nb1 + (VkDeviceSize)K * 4) / 4;
-			P[5] = (uint32_t)row_elems(x);
+			if (blk) {
+				P[4] = vk_bind(vk, &d, 2, &vk->xh, (VkDeviceSize)t0 * K * 2,
+					       (VkDeviceSize)nt * K * 2) / 4;
+				P[5] = K / 2;
+			} else {
+				P[4] = vk_bind(vk, &d, 2, xb, xo + (VkDeviceSize)t0 * x->nb1,
+					       (VkDeviceSize)(nt - 1) * x->nb1 +
+					       (VkDeviceSize)K * 4) / 4;
+				P[5] = (uint32_t)row_elems(x);
+			}
 			P[6] = vk_bind(vk, &d, 3, db, dof + (VkDeviceSize)t0 * dst->nb1 + r0 * 4ull,
 				       (VkDeviceSize)(nt - 1) * dst->nb1 + nr * 4ull) / 4;
 			P[7] = (uint32_t)row_elems(dst);

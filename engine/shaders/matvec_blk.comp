@@ -11,16 +11,20 @@
  *   - each block is read once, as whole aligned words ((QB + 5) / 4 of
  *     them), realigned in registers when it starts at an odd half-word;
  *     deq8() of weights.glsl reads those registers (WORD below) at offsets
- *     the compiler folds, every loop over a block being unrolled;
- *   - each activation is loaded once per workgroup (not once per row) as
- *     vec4s and serves the NR rows;
+ *     the compiler folds: the loops over a 32-element chunk are unrolled,
+ *     and the chunks of a 256-element block pick their offsets by a chain
+ *     of ifs (unrolled whole, with their activation loads, such blocks
+ *     take LLVM minutes to build);
+ *   - each activation is loaded once per workgroup (not once per row) and
+ *     serves the NR rows; the host has packed them as f16 beforehand (eight
+ *     of them per uvec4 load), halving those loads;
  *   - the partial sums are reduced once, by subgroupAdd, at the end.
  * Rows past the last are computed as copies of it and not written, so the
- * subgroup stays whole for subgroupAdd.  Activations are read as vec4s:
- * their offset and stride must be multiples of 4 floats (the host checks).
+ * subgroup stays whole for subgroupAdd.
  *
- * P: as matvec.comp (0 K, 1 rows, 2 w byte offset (even), 3 row bytes,
- *    4 x off, 5 x stride, 6 dst off, 7 dst stride, 8 flags (1 bias, 2 res),
+ * P: as matvec.comp (0 K (a multiple of 8), 1 rows, 2 w byte offset (even),
+ *    3 row bytes, 4 x off and 5 x stride in words of two f16 (multiples of
+ *    4), 6 dst off, 7 dst stride, 8 flags (1 bias, 2 res),
  *    9 bias off, 10 res off, 11 res stride, 12 columns <= NC: the shader
  *    computes NC, reading column 12 - 1 again for those past it). */
 #include "common.glsl"
@@ -34,7 +38,7 @@ layout(constant_id = 2) const uint NC = 1;
 #define MAX_NC 4u
 
 layout(std430, binding = 1) readonly buffer BW { uint W[]; };
-layout(std430, binding = 2) readonly buffer BX4 { vec4 X4[]; };
+layout(std430, binding = 2) readonly buffer BXH { uvec4 XH[]; }; /* f16 x */
 layout(std430, binding = 3) buffer BD { float D[]; };
 layout(std430, binding = 4) readonly buffer BB { float BIAS[]; };
 layout(std430, binding = 5) buffer BR { float RES[]; };
@@ -72,16 +76,18 @@ void main()
 				wr[r][k] = odd ? (raw[k] >> 16) | (raw[k + 1u] << 16) : raw[k];
 			wr[r][NW - 1u] = odd ? raw[NW - 1u] >> 16 : raw[NW - 1u];
 		}
-		/* 32 elements at a time: a loop, not unrolled (the code of an
-		 * unrolled 256-element block with its activation loads takes
-		 * LLVM minutes), so deq8 offsets come from a chain of ifs */
+		/* 32 elements at a time: a loop, not unrolled (see above) */
 		[[dont_unroll]] for (uint ch = 0u; ch < QK / 32u; ch++) {
 			vec4 x[MAX_NC][8];
 
 			[[unroll]] for (uint c = 0u; c < NC; c++)
-				[[unroll]] for (uint k = 0u; k < 8u; k++)
-					x[c][k] = X4[xo4 + min(c, P[12] - 1u) * xs4 +
-						     (i * QK + 32u * ch) / 4u + k];
+				[[unroll]] for (uint k = 0u; k < 4u; k++) {
+					const uvec4 h = XH[xo4 + min(c, P[12] - 1u) * xs4 +
+							   (i * QK + 32u * ch) / 8u + k];
+
+					x[c][2u * k] = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+					x[c][2u * k + 1u] = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
+				}
 			[[unroll]] for (uint r = 0u; r < NR; r++) {
 				vec4 q[8];
 

@@ -180,6 +180,7 @@ static int setup(void **state)
 	}
 	assert_int_equal(backend_cpu_new(&g_cpu, 2), 0);
 	assert_int_equal(g_cpu->ops->reserve(g_cpu, 64 * 8, 4096), 0);
+	assert_int_equal(g_vk->ops->reserve(g_vk, 64 * 8, 4096), 0);
 	return 0;
 }
 
