@@ -11,10 +11,8 @@
  *   - each block is read once, as whole aligned words ((QB + 5) / 4 of
  *     them), realigned in registers when it starts at an odd half-word;
  *     deq8() of weights.glsl reads those registers (WORD below) at offsets
- *     the compiler folds: the loops over a 32-element chunk are unrolled,
- *     and the chunks of a 256-element block pick their offsets by a chain
- *     of ifs (unrolled whole, with their activation loads, such blocks
- *     take LLVM minutes to build);
+ *     the compiler folds: the loops over a block are unrolled (for
+ *     batches only those over a 32-element chunk: see main());
  *   - each activation is loaded once per workgroup (not once per row) and
  *     serves the NR rows; the host has packed them as f16 beforehand (eight
  *     of them per uvec4 load), halving those loads;
@@ -49,6 +47,42 @@ uint blk[64];
 #include "weights.glsl"
 #define NW ((QB + 5u) / 4u)
 
+/* Chunk ch (32 elements) of block i of the NR rows whose words are in wr:
+ * acc[r][c] += its dot product with column c. */
+void chunk(uint i, uint ch, uint xo4, uint xs4, const uint wr[MAX_NR][NW],
+	   inout float acc[MAX_NR * MAX_NC])
+{
+	vec4 x[MAX_NC][8];
+
+	[[unroll]] for (uint c = 0u; c < NC; c++)
+		[[unroll]] for (uint k = 0u; k < 4u; k++) {
+			const uvec4 h = XH[xo4 + min(c, P[12] - 1u) * xs4 +
+					   (i * QK + 32u * ch) / 8u + k];
+
+			x[c][2u * k] = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+			x[c][2u * k + 1u] = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
+		}
+	[[unroll]] for (uint r = 0u; r < NR; r++) {
+		vec4 q[8];
+
+		[[unroll]] for (uint k = 0u; k < NW; k++)
+			blk[k] = wr[r][k];
+		[[unroll]] for (uint cc = 0u; cc < QK / 32u; cc++)
+			if (cc == ch)
+				[[unroll]] for (uint j = 0u; j < 4u; j++)
+					deq8(0u, 4u * cc + j, q[2u * j], q[2u * j + 1u]);
+		[[unroll]] for (uint c = 0u; c < NC; c++) {
+			float s0 = 0.0, s1 = 0.0;
+
+			[[unroll]] for (uint k = 0u; k < 8u; k += 2u) {
+				s0 += dot(q[k], x[c][k]);
+				s1 += dot(q[k + 1u], x[c][k + 1u]);
+			}
+			acc[r * MAX_NC + c] += s0 + s1;
+		}
+	}
+}
+
 void main()
 {
 	const uint K = P[0], nrows = P[1], nb = K / QK;
@@ -76,37 +110,18 @@ void main()
 				wr[r][k] = odd ? (raw[k] >> 16) | (raw[k + 1u] << 16) : raw[k];
 			wr[r][NW - 1u] = odd ? raw[NW - 1u] >> 16 : raw[NW - 1u];
 		}
-		/* 32 elements at a time: a loop, not unrolled (see above) */
-		[[dont_unroll]] for (uint ch = 0u; ch < QK / 32u; ch++) {
-			vec4 x[MAX_NC][8];
-
-			[[unroll]] for (uint c = 0u; c < NC; c++)
-				[[unroll]] for (uint k = 0u; k < 4u; k++) {
-					const uvec4 h = XH[xo4 + min(c, P[12] - 1u) * xs4 +
-							   (i * QK + 32u * ch) / 8u + k];
-
-					x[c][2u * k] = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
-					x[c][2u * k + 1u] = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
-				}
-			[[unroll]] for (uint r = 0u; r < NR; r++) {
-				vec4 q[8];
-
-				[[unroll]] for (uint k = 0u; k < NW; k++)
-					blk[k] = wr[r][k];
-				[[unroll]] for (uint cc = 0u; cc < QK / 32u; cc++)
-					if (cc == ch)
-						[[unroll]] for (uint j = 0u; j < 4u; j++)
-							deq8(0u, 4u * cc + j, q[2u * j], q[2u * j + 1u]);
-				[[unroll]] for (uint c = 0u; c < NC; c++) {
-					float s0 = 0.0, s1 = 0.0;
-
-					[[unroll]] for (uint k = 0u; k < 8u; k += 2u) {
-						s0 += dot(q[k], x[c][k]);
-						s1 += dot(q[k + 1u], x[c][k + 1u]);
-					}
-					acc[r * MAX_NC + c] += s0 + s1;
-				}
-			}
+		/* 32 elements at a time.  One column (decode): unrolled, so deq8
+		 * offsets fold.  More: a loop (unrolled, with the activation
+		 * loads of every column, it takes LLVM a minute to build), whose
+		 * chunks pick deq8 offsets by a chain of ifs - which lavapipe runs
+		 * all of, masked, so this costs ~2.5x the unrolled form on
+		 * 256-element blocks. */
+		if (NC == 1u) {
+			[[unroll]] for (uint ch = 0u; ch < QK / 32u; ch++)
+				chunk(i, ch, xo4, xs4, wr, acc);
+		} else {
+			[[dont_unroll]] for (uint ch = 0u; ch < QK / 32u; ch++)
+				chunk(i, ch, xo4, xs4, wr, acc);
 		}
 	}
 	[[unroll]] for (uint r = 0u; r < NR; r++)
