@@ -5,8 +5,13 @@
  * gemm, reported as GFLOP/s, 2 * rows * cols * tokens), on 1 and 2 threads.
  * Activation quantization is inside the timed call, as in the model.
  * Each figure is the median of -r runs of at least -t seconds each.
+ * With -w MB, the mat-vec cycles through copies of the matrix filling at
+ * least MB megabytes, so its weights stream from DRAM as a model's do
+ * (a 2048 x 2048 matrix alone fits in the last-level cache).
  *
- * usage: bench_matmul [-t SECONDS] [-r RUNS] [-p TOKENS] [TYPE...] */
+ * -p 0 times the mat-vec only.
+ *
+ * usage: bench_matmul [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [TYPE...] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,7 @@ int main(int argc, char **argv)
 	static const int64_t shapes[][2] = { { 2048, 2048 }, { 5632, 2048 } }; /* rows, cols */
 	double min_time = 0.3;
 	int runs = 5, n_batch = 512;
+	size_t pool_mb = 0;
 	const char *want[16];
 	int n_want = 0;
 
@@ -52,19 +58,21 @@ int main(int argc, char **argv)
 			runs = atoi(argv[++i]);
 		else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
 			n_batch = atoi(argv[++i]);
+		else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc)
+			pool_mb = (size_t)atol(argv[++i]);
 		else if (argv[i][0] != '-' && n_want < 16)
 			want[n_want++] = argv[i];
 		else {
-			fprintf(stderr, "usage: %s [-t SECONDS] [-r RUNS] [-p TOKENS] [TYPE...]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [TYPE...]\n", argv[0]);
 			return 2;
 		}
 	}
-	if (runs < 1 || runs > 99 || n_batch < 2 || n_batch > 4096) {
-		fprintf(stderr, "RUNS in 1..99, TOKENS in 2..4096\n");
+	if (runs < 1 || runs > 99 || (n_batch < 2 && n_batch != 0) || n_batch > 4096 || pool_mb > 16384) {
+		fprintf(stderr, "RUNS in 1..99, TOKENS 0 (no batch) or 2..4096, MB <= 16384\n");
 		return 2;
 	}
-	printf("# CPU matmul, median of %d runs; tg: GB/s of weights (1 token), pp: GFLOP/s (%d tokens)\n",
-	       runs, n_batch);
+	printf("# CPU matmul, median of %d runs; tg: GB/s of weights (1 token%s), pp: GFLOP/s (%d tokens)\n",
+	       runs, pool_mb ? ", from DRAM" : "", n_batch);
 	printf("%-6s %-11s %3s %10s %10s\n", "type", "shape", "thr", "tg GB/s", "pp GFLOP/s");
 	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++) {
 		const struct quant_traits *q = quant_traits_of(types[ti]);
@@ -77,9 +85,12 @@ int main(int argc, char **argv)
 		for (size_t si = 0; si < 2; si++) {
 			const int64_t R = shapes[si][0], K = shapes[si][1];
 			size_t wbytes = quant_row_size(types[ti], K) * (size_t)R;
-			uint8_t *w = aligned_alloc(64, (wbytes + 63) / 64 * 64);
-			float *x = malloc(sizeof(float) * (size_t)(K * n_batch));
-			float *y = malloc(sizeof(float) * (size_t)(R * n_batch));
+			size_t wstride = (wbytes + 63) / 64 * 64;
+			size_t copies = pool_mb * 1000000 / wstride + 1;
+			uint8_t *w = aligned_alloc(64, wstride * copies);
+			int64_t T_max = n_batch ? n_batch : 1;
+			float *x = malloc(sizeof(float) * (size_t)(K * T_max));
+			float *y = malloc(sizeof(float) * (size_t)(R * T_max));
 			struct etensor tw, tx, ty;
 
 			if (w == NULL || x == NULL || y == NULL) {
@@ -87,21 +98,25 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			fill(q, w, (int64_t)(wbytes / q->type_size) * q->block_size);
-			for (int64_t i = 0; i < K * n_batch; i++)
+			for (size_t i = 1; i < copies; i++)
+				memcpy(w + i * wstride, w, wbytes);
+			for (int64_t i = 0; i < K * T_max; i++)
 				x[i] = (float)rnd32() / 4294967296.0f - 0.5f;
 			tensor(&tw, types[ti], K, R, w);
-			tensor(&tx, QT_F32, K, n_batch, x);
-			tensor(&ty, QT_F32, R, n_batch, y);
+			tensor(&tx, QT_F32, K, T_max, x);
+			tensor(&ty, QT_F32, R, T_max, y);
 			for (int nt = 1; nt <= 2; nt++) {
 				struct engine_backend *be;
 				double res[2];
 
-				if (backend_cpu_new(&be, nt) < 0 || be->ops->reserve(be, (uint32_t)n_batch, (uint32_t)K) < 0) {
+				if (backend_cpu_new(&be, nt) < 0 || be->ops->reserve(be, (uint32_t)T_max, (uint32_t)K) < 0) {
 					fprintf(stderr, "backend: %s\n", engine_errmsg());
 					return 1;
 				}
-				for (int mode = 0; mode < 2; mode++) {
+				res[1] = 0.0;
+				for (int mode = 0; mode < (n_batch ? 2 : 1); mode++) {
 					uint32_t T = mode == 0 ? 1 : (uint32_t)n_batch;
+					size_t ncopy = mode == 0 ? copies : 1, ci = 0;
 					double per[99];
 
 					be->ops->matmul(be, &ty, &tw, &tx, T, NULL, NULL); /* warm up */
@@ -110,6 +125,8 @@ int main(int argc, char **argv)
 						int iters = 0;
 
 						do {
+							tw.data = w + ci * wstride;
+							ci = ci + 1 < ncopy ? ci + 1 : 0;
 							be->ops->matmul(be, &ty, &tw, &tx, T, NULL, NULL);
 							iters++;
 							dt = now() - t0;
