@@ -54,6 +54,18 @@ static inline float *row_f32(const struct etensor *t, int64_t r)
 	return (float *)((char *)t->data + (size_t)r * t->nb1);
 }
 
+/* Run a job split by pool_split over n_rows rows.  A single row (decode)
+ * is one thread's share anyway: it runs here, without waking the pool and
+ * waiting at its barrier, which decode would otherwise do ~250 times a
+ * token for norms, ropes and activation conversions. */
+static void cpu_run_rows(struct cpu_backend *c, pool_fn fn, void *job, int64_t n_rows)
+{
+	if (n_rows == 1)
+		fn(job, 0, 1);
+	else
+		pool_run(c->pool, fn, job);
+}
+
 /* ---- memory ------------------------------------------------------------ */
 
 static size_t tensor_bytes(const struct etensor *t)
@@ -194,7 +206,7 @@ static const void *convert_rows(struct cpu_backend *c, const struct etensor *x,
 		j.xout = c->xbuf;
 		j.xout_row = *xstride;
 	}
-	pool_run(c->pool, convert_run, &j);
+	cpu_run_rows(c, convert_run, &j, n_rows);
 	*stride = j.out_row;
 	return c->qbuf;
 }
@@ -379,7 +391,7 @@ static void cpu_get_rows(struct engine_backend *be, struct etensor *dst,
 	struct get_rows_job j = { dst, table, ids->data, n, scale,
 				  q->to_float_fast ? q->to_float_fast : q->to_float };
 
-	pool_run(cpu(be)->pool, get_rows_run, &j);
+	cpu_run_rows(cpu(be), get_rows_run, &j, n);
 }
 
 /* ---- rms_norm ---------------------------------------------------------- */
@@ -421,7 +433,7 @@ static void cpu_rms_norm(struct engine_backend *be, struct etensor *dst,
 {
 	struct norm_job j = { dst, x, w, n_rows, eps };
 
-	pool_run(cpu(be)->pool, norm_run, &j);
+	cpu_run_rows(cpu(be), norm_run, &j, n_rows);
 }
 
 /* ---- element-wise -------------------------------------------------------- */
@@ -471,7 +483,7 @@ static void cpu_add(struct engine_backend *be, struct etensor *dst,
 {
 	struct ew_job j = { dst, a, b, n_tokens, ACT_SILU, 0 };
 
-	pool_run(cpu(be)->pool, ew_run, &j);
+	cpu_run_rows(cpu(be), ew_run, &j, n_tokens);
 }
 
 static void cpu_glu(struct engine_backend *be, struct etensor *dst,
@@ -480,7 +492,7 @@ static void cpu_glu(struct engine_backend *be, struct etensor *dst,
 {
 	struct ew_job j = { dst, gate, up, n_tokens, act, 1 };
 
-	pool_run(cpu(be)->pool, ew_run, &j);
+	cpu_run_rows(cpu(be), ew_run, &j, n_tokens);
 }
 
 /* ---- rope -------------------------------------------------------------- */
@@ -541,7 +553,7 @@ static void cpu_rope(struct engine_backend *be, struct etensor *x,
 			      base, pos_scale > 0 ? pos_scale : 1.0,
 			      freq_factors && freq_factors->data ? freq_factors->data : NULL };
 
-	pool_run(cpu(be)->pool, rope_run, &j);
+	cpu_run_rows(cpu(be), rope_run, &j, n_tokens);
 }
 
 /* ---- KV cache -------------------------------------------------------------- */
