@@ -111,8 +111,8 @@ static int cpu_tensor_get(struct engine_backend *be, const struct etensor *t,
 static int cpu_weights_prepare(struct engine_backend *be, struct engine_model *m)
 {
 	(void)be;
-	(void)m;
-	return 0; /* the mmap is the weights */
+	gguf_data_hugepages(m->gguf); /* the mapping is the weights, in huge pages */
+	return 0;
 }
 
 static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t width)

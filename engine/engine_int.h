@@ -83,4 +83,10 @@ void quant_traits_bind(const struct quant_kernels *k);
 /* Detect the CPU and bind the traits once; idempotent (quant_cpu.c). */
 void quant_cpu_init(void);
 
+/* Back the tensor data of a file gguf_open() mapped with huge pages, at the
+ * same addresses (for the CPU backend, which streams it every token); a
+ * no-op for gguf_open_mem() files, after the first call, and on failure
+ * (gguf.c). */
+void gguf_data_hugepages(struct gguf_file *f);
+
 #endif

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ struct gguf_file {
 	const uint8_t *base;
 	uint64_t size;
 	bool mapped;              /* base was mmap()ed by us */
+	_Atomic bool data_moved;  /* gguf_data_hugepages() has run */
 	uint32_t version;
 	uint32_t alignment;
 	uint64_t data_off;        /* may exceed size when there are no tensors */
@@ -847,6 +849,58 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+/* Streaming the weights through 4 KiB pages costs a TLB miss per page and
+ * stops the hardware prefetcher at every page boundary; a file mapping only
+ * gets huge pages when the page cache happens to hold the file in 2 MiB
+ * folios.  So the 2 MiB-aligned interior of the data section is copied into
+ * anonymous memory with MADV_HUGEPAGE and moved (mremap) over the file
+ * mapping at the same addresses: every pointer into the file stays valid,
+ * gguf_close() unmaps it with the rest.  Each chunk's file pages are
+ * dropped from the mapping once copied, so the resident size grows by one
+ * chunk at most.  Any failure leaves the file mapping in place (pages that
+ * were dropped fault back in from the page cache).  Readers of the data
+ * meanwhile (another context of the same model) see the same bytes: a
+ * page replaced under them faults and waits for the move. */
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+#define HUGE_COPY_CHUNK ((size_t)32 << 20)
+
+void gguf_data_hugepages(struct gguf_file *f)
+{
+	uintptr_t lo, hi;
+	uint8_t *raw, *dst;
+	size_t n;
+
+	if (f == NULL || !f->mapped || f->data_off >= f->size || atomic_exchange(&f->data_moved, true))
+		return;
+	lo = ((uintptr_t)f->base + (uintptr_t)f->data_off + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	hi = ((uintptr_t)f->base + (uintptr_t)f->size) & ~(HUGE_PAGE - 1);
+	if (hi <= lo)
+		return;
+	n = hi - lo;
+	raw = mmap(NULL, n + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return;
+	/* a 2 MiB-aligned n bytes of it; the rest goes back */
+	dst = (uint8_t *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+	if (dst > raw)
+		munmap(raw, (size_t)(dst - raw));
+	munmap(dst + n, (size_t)(raw + n + HUGE_PAGE - (dst + n)));
+	if (madvise(dst, n, MADV_HUGEPAGE) != 0)
+		goto fail;
+	for (size_t o = 0; o < n; o += HUGE_COPY_CHUNK) {
+		size_t c = n - o < HUGE_COPY_CHUNK ? n - o : HUGE_COPY_CHUNK;
+
+		memcpy(dst + o, (const void *)(lo + o), c);
+		madvise((void *)(lo + o), c, MADV_DONTNEED);
+	}
+	if (mprotect(dst, n, PROT_READ) != 0 ||
+	    mremap(dst, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED)
+		goto fail;
+	return;
+fail:
+	munmap(dst, n);
 }
 
 void gguf_close(struct gguf_file *f)
