@@ -879,6 +879,17 @@ void gguf_data_hugepages(struct gguf_file *f)
 	if (hi <= lo)
 		return;
 	n = hi - lo;
+	/* Anonymous memory is not page cache: the kernel cannot drop it under
+	 * pressure.  Only a model that fits twice in the memory available now
+	 * is moved, and HALO_NO_HUGEPAGES=1 keeps the plain file mapping. */
+	{
+		const char *off = getenv("HALO_NO_HUGEPAGES");
+		long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+		if ((off && off[0] == '1') || pages <= 0 || psz <= 0 ||
+		    (uint64_t)n > (uint64_t)pages * (uint64_t)psz / 2)
+			return;
+	}
 	raw = mmap(NULL, n + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (raw == MAP_FAILED)
 		return;
