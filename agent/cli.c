@@ -162,6 +162,17 @@ void cli_debug(const struct app *app, const char *fmt, ...)
 	va_end(ap);
 }
 
+bool cli_parse_timeout(const char *cmdname, const char *s, unsigned long long *out)
+{
+	if (!cli_parse_u64(cmdname, "--timeout", s, out))
+		return false;
+	if (*out == 0 || *out > CLI_MAX_TIMEOUT_S) {
+		cli_usage_error(cmdname, "--timeout must be 1..%llu seconds", CLI_MAX_TIMEOUT_S);
+		return false;
+	}
+	return true;
+}
+
 bool cli_parse_u64(const char *cmdname, const char *opt, const char *s,
 		   unsigned long long *out)
 {

@@ -70,6 +70,9 @@ const char *cli_suggest(const char *word, const char *const *cands);
  * naming the option and return false. */
 bool cli_parse_u64(const char *cmdname, const char *opt, const char *s,
 		   unsigned long long *out);
+/* --timeout SECONDS: 1 to a week. */
+#define CLI_MAX_TIMEOUT_S (7ull * 86400)
+bool cli_parse_timeout(const char *cmdname, const char *s, unsigned long long *out);
 
 /* Commands (agent/cmd_*.c). */
 int cmd_help(struct app *app, int argc, char **argv);

@@ -131,10 +131,8 @@ int cmd_exec(struct app *app, int argc, char **argv)
 			p.env[p.n_env++] = optarg;
 			break;
 		case OPT_TIMEOUT:
-			if (!cli_parse_u64(argv[0], "--timeout", optarg, &timeout_s))
+			if (!cli_parse_timeout(argv[0], optarg, &timeout_s))
 				return EXIT_USAGE;
-			if (timeout_s == 0 || timeout_s > 7 * 86400)
-				return cli_usage_error(argv[0], "--timeout must be 1..604800 seconds");
 			break;
 		case OPT_MEMORY:
 			if (!cli_parse_u64(argv[0], "--memory", optarg, &v))

@@ -290,10 +290,8 @@ int cmd_install(struct app *app, int argc, char **argv)
 			break;
 		}
 		case OPT_TIMEOUT:
-			if (!cli_parse_u64(argv[0], "--timeout", optarg, &timeout_s))
+			if (!cli_parse_timeout(argv[0], optarg, &timeout_s))
 				return EXIT_USAGE;
-			if (timeout_s == 0 || timeout_s > 7 * 86400)
-				return cli_usage_error(argv[0], "--timeout must be 1..604800 seconds");
 			break;
 		default:
 			return cli_help_or_usage(argv[0], opt);
