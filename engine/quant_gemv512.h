@@ -430,6 +430,16 @@ QG_INLINE __m512 xd_q4_k(const struct gvk_w *w, const struct gvk_act *x, __m512 
 	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(z), _mm512_mul_ps(w->dd, x->da), acc);
 }
 
+/* vpermw indexes of the Q6_K scales in the packed order of xd_q6_k: in
+ * 128-bit lane L, four words of step 2h's sub-block L, then four of step
+ * 2h + 1's (16-element sub-blocks 8h + L and 8h + 4 + L). */
+#define GV_Q6(h, L) 8*h+L, 8*h+L, 8*h+L, 8*h+L, 8*h+4+L, 8*h+4+L, 8*h+4+L, 8*h+4+L
+static const int16_t gv_idx6[2][32] __attribute__((aligned(64))) = {
+	{ GV_Q6(0, 0), GV_Q6(0, 1), GV_Q6(0, 2), GV_Q6(0, 3) },
+	{ GV_Q6(1, 0), GV_Q6(1, 1), GV_Q6(1, 2), GV_Q6(1, 3) },
+};
+#undef GV_Q6
+
 /* Q6_K: the tile decoder's order (natural); the offset 32 meets the bsums. */
 QG_INLINE void xw_q6_k(const uint8_t *p, struct gvk_w *o)
 {
@@ -450,8 +460,8 @@ QG_INLINE void xw_q6_k(const uint8_t *p, struct gvk_w *o)
 						  _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hh, 4), m3), 4));
 	}
 	GV_UNROLL
-	for (int k = 0; k < 4; k++)
-		o->sc[k] = _mm512_permutexvar_epi16(qg_idx(qg_idx16[k]), sc5);
+	for (int k = 0; k < (GV_VNNI ? 2 : 4); k++)
+		o->sc[k] = _mm512_permutexvar_epi16(qg_idx(GV_VNNI ? gv_idx6[k] : qg_idx16[k]), sc5);
 	o->mn = _mm512_zextsi256_si512(sc);
 	o->dd = _mm512_cvtph_ps(_mm256_set1_epi16((short)b->d));
 }
@@ -462,9 +472,20 @@ QG_INLINE __m512 xd_q6_k(const struct gvk_w *w, const struct gvk_act *x, __m512 
 	__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(_mm512_castsi512_si256(w->mn),
 							  _mm512_castsi512_si256(x->s)), 5);
 
-	GV_UNROLL
-	for (int k = 0; k < 4; k++)
-		i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(w->u[k], x->a[k]), w->sc[k]);
+	if (GV_VNNI) {
+		/* As xd_q4_k: 4 products of u < 64 sum to at most 4 * 63 * 127. */
+		GV_UNROLL
+		for (int h = 0; h < 2; h++) {
+			__m512i p0 = qg_dpbusd(_mm512_setzero_si512(), w->u[2 * h], x->a[2 * h]);
+			__m512i p1 = qg_dpbusd(_mm512_setzero_si512(), w->u[2 * h + 1], x->a[2 * h + 1]);
+
+			i32 = qg_dpwssd(i32, _mm512_packs_epi32(p0, p1), w->sc[h]);
+		}
+	} else {
+		GV_UNROLL
+		for (int k = 0; k < 4; k++)
+			i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(w->u[k], x->a[k]), w->sc[k]);
+	}
 	i32 = _mm512_sub_epi32(i32, _mm512_zextsi256_si512(off));
 	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32), _mm512_mul_ps(w->dd, x->da), acc);
 }
