@@ -83,6 +83,69 @@ void chunk(uint i, uint ch, uint xo4, uint xs4, const uint wr[MAX_NR][NW],
 	}
 }
 
+#if defined(DATA_A_Q4_K)
+/* Batches of Q4_K, step p < 4 of block i: sub-blocks 2p and 2p + 1 (the low
+ * and high nibbles of the same 32 bytes of qs).  The step's words are loaded
+ * from W at an offset uniform in p, not picked from a block in registers,
+ * so one loop body serves every step with no chain of ifs (lavapipe would
+ * run all of them, masked).  hw: words 0-3 of each row's block (d, dmin,
+ * the scales), w0 and odd: where the block starts. */
+void pair_q4k(uint i, uint p, uint xo4, uint xs4, const uint hw[MAX_NR][4],
+	      const uint w0[MAX_NR], const bool odd[MAX_NR],
+	      inout float acc[MAX_NR * MAX_NC])
+{
+	const uint last = uint(W.length()) - 1u;
+	vec4 x[MAX_NC][16];
+	float sx[MAX_NC][2];
+
+	[[unroll]] for (uint c = 0u; c < NC; c++) {
+		vec4 s0 = vec4(0.0), s1 = vec4(0.0);
+
+		[[unroll]] for (uint k = 0u; k < 8u; k++) {
+			const uvec4 h = XH[xo4 + min(c, P[12] - 1u) * xs4 +
+					   (i * QK + 64u * p) / 8u + k];
+
+			x[c][2u * k] = vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
+			x[c][2u * k + 1u] = vec4(unpackHalf2x16(h.z), unpackHalf2x16(h.w));
+		}
+		[[unroll]] for (uint k = 0u; k < 8u; k++) {
+			s0 += x[c][k];
+			s1 += x[c][8u + k];
+		}
+		sx[c][0] = dot(s0, vec4(1.0));
+		sx[c][1] = dot(s1, vec4(1.0));
+	}
+	[[unroll]] for (uint r = 0u; r < NR; r++) {
+		const uvec3 sc = uvec3(hw[r][1], hw[r][2], hw[r][3]);
+		const vec2 dm = unpackHalf2x16(hw[r][0]);
+		const vec2 sm0 = scale_min_k4w(sc, 2u * p), sm1 = scale_min_k4w(sc, 2u * p + 1u);
+		const float ds0 = dm.x * sm0.x, ms0 = dm.y * sm0.y;
+		const float ds1 = dm.x * sm1.x, ms1 = dm.y * sm1.y;
+		uint raw[9];
+		vec4 lo[8], hi[8];
+
+		[[unroll]] for (uint k = 0u; k < 9u; k++)
+			raw[k] = W[min(w0[r] + 4u + 8u * p + k, last)];
+		[[unroll]] for (uint k = 0u; k < 8u; k++) {
+			const uint q = odd[r] ? (raw[k] >> 16) | (raw[k + 1u] << 16) : raw[k];
+
+			lo[k] = bytes4(q & 0x0F0F0F0Fu);
+			hi[k] = bytes4((q >> 4) & 0x0F0F0F0Fu);
+		}
+		[[unroll]] for (uint c = 0u; c < NC; c++) {
+			float s0 = 0.0, s1 = 0.0;
+
+			[[unroll]] for (uint k = 0u; k < 8u; k++) {
+				s0 += dot(lo[k], x[c][k]);
+				s1 += dot(hi[k], x[c][8u + k]);
+			}
+			acc[r * MAX_NC + c] += ds0 * s0 - ms0 * sx[c][0] +
+					       ds1 * s1 - ms1 * sx[c][1];
+		}
+	}
+}
+#endif
+
 void main()
 {
 	const uint K = P[0], nrows = P[1], nb = K / QK;
@@ -96,6 +159,28 @@ void main()
 		acc[i] = 0.0;
 	for (uint i = gl_SubgroupInvocationID; i < nb; i += gl_SubgroupSize) {
 		uint wr[MAX_NR][NW];
+
+#if defined(DATA_A_Q4_K)
+		if (NC > 1u) {
+			uint hw[MAX_NR][4], w0[MAX_NR];
+			bool odd[MAX_NR];
+
+			[[unroll]] for (uint r = 0u; r < NR; r++) {
+				const uint b = P[2] + min(r0 + r, nrows - 1u) * P[3] + i * QB;
+				uint raw[5];
+
+				w0[r] = b >> 2;
+				odd[r] = (b & 2u) != 0u;
+				[[unroll]] for (uint k = 0u; k < 5u; k++)
+					raw[k] = W[min(w0[r] + k, last)];
+				[[unroll]] for (uint k = 0u; k < 4u; k++)
+					hw[r][k] = odd[r] ? (raw[k] >> 16) | (raw[k + 1u] << 16) : raw[k];
+			}
+			[[dont_unroll]] for (uint p = 0u; p < 4u; p++)
+				pair_q4k(i, p, xo4, xs4, hw, w0, odd, acc);
+			continue;
+		}
+#endif
 
 		/* the block of each row, realigned */
 		[[unroll]] for (uint r = 0u; r < NR; r++) {

@@ -191,6 +191,17 @@ vec2 scale_min_k4(uint sc, uint sb)
 	return vec2(float((w8(sc + sb + 4u) & 15u) | ((w8(sc + sb - 4u) >> 6) << 4)),
 		    float((w8(sc + sb + 4u) >> 4) | ((w8(sc + sb) >> 6) << 4)));
 }
+/* The same from the scale words held in registers (bytes 4..15 of the
+ * block: s.x bytes 0-3, ...), for any sb < 8 without branches. */
+vec2 scale_min_k4w(uvec3 s, uint sb)
+{
+	const uint sh = (sb & 3u) << 3;
+	const uint b0 = (s.x >> sh) & 255u, b1 = (s.y >> sh) & 255u, b2 = (s.z >> sh) & 255u;
+	const bool lo = sb < 4u;
+
+	return vec2(float(lo ? b0 & 63u : (b2 & 15u) | ((b0 >> 6) << 4)),
+		    float(lo ? b1 & 63u : (b2 >> 4) | ((b1 >> 6) << 4)));
+}
 #if defined(DATA_A_Q4_K)
 #define QB 144u
 #define QS_OFF 16u
