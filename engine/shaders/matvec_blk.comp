@@ -146,6 +146,65 @@ void pair_q4k(uint i, uint p, uint xo4, uint xs4, const uint hw[MAX_NR][4],
 }
 #endif
 
+#if defined(DATA_A_Q6_K)
+/* Batches of Q6_K, half h < 2 of block i (elements 128h..128h + 127: the
+ * 64 bytes of ql and 32 of qh they share), loaded from W at an offset
+ * uniform in h for the same reason as pair_q4k().  hw: the 16 scale bytes
+ * and d (words 48-52 of the block, realigned); w0 and odd as there. */
+void half_q6k(uint i, uint h, uint xo4, uint xs4, const uint hw[MAX_NR][5],
+	      const uint w0[MAX_NR], const bool odd[MAX_NR],
+	      inout float acc[MAX_NR * MAX_NC])
+{
+	const uint last = uint(W.length()) - 1u;
+	vec4 x[MAX_NC][32];
+
+	[[unroll]] for (uint c = 0u; c < NC; c++)
+		[[unroll]] for (uint k = 0u; k < 16u; k++) {
+			const uvec4 v = XH[xo4 + min(c, P[12] - 1u) * xs4 +
+					   (i * QK + 128u * h) / 8u + k];
+
+			x[c][2u * k] = vec4(unpackHalf2x16(v.x), unpackHalf2x16(v.y));
+			x[c][2u * k + 1u] = vec4(unpackHalf2x16(v.z), unpackHalf2x16(v.w));
+		}
+	[[unroll]] for (uint r = 0u; r < NR; r++) {
+		const float d = unpackHalf2x16(hw[r][4]).x;
+		const uvec2 scw = h == 0u ? uvec2(hw[r][0], hw[r][1]) : uvec2(hw[r][2], hw[r][3]);
+		const vec4 sc0 = sbytes4(scw.x) * d, sc1 = sbytes4(scw.y) * d;
+		const float sc[8] = float[8](sc0.x, sc0.y, sc0.z, sc0.w, sc1.x, sc1.y, sc1.z, sc1.w);
+		uint raw[25], ql[16], qh[8];
+
+		[[unroll]] for (uint k = 0u; k < 16u; k++)
+			raw[k] = W[min(w0[r] + 16u * h + k, last)];
+		raw[16] = W[min(w0[r] + 16u * h + 16u, last)];
+		[[unroll]] for (uint k = 0u; k < 16u; k++)
+			ql[k] = odd[r] ? (raw[k] >> 16) | (raw[k + 1u] << 16) : raw[k];
+		[[unroll]] for (uint k = 0u; k < 9u; k++)
+			raw[16u + k] = W[min(w0[r] + 32u + 8u * h + k, last)];
+		[[unroll]] for (uint k = 0u; k < 8u; k++)
+			qh[k] = odd[r] ? (raw[16u + k] >> 16) | (raw[17u + k] << 16) : raw[16u + k];
+		[[unroll]] for (uint qd = 0u; qd < 4u; qd++) {
+			vec4 v[8];
+
+			[[unroll]] for (uint k = 0u; k < 8u; k++) {
+				const uint q = ((ql[8u * (qd & 1u) + k] >> (4u * (qd >> 1))) & 0x0F0F0F0Fu) |
+					       (((qh[k] >> (2u * qd)) & 0x03030303u) << 4);
+
+				v[k] = bytes4(q) - 32.0;
+			}
+			[[unroll]] for (uint c = 0u; c < NC; c++) {
+				float s0 = 0.0, s1 = 0.0;
+
+				[[unroll]] for (uint k = 0u; k < 4u; k++) {
+					s0 += dot(v[k], x[c][8u * qd + k]);
+					s1 += dot(v[4u + k], x[c][8u * qd + 4u + k]);
+				}
+				acc[r * MAX_NC + c] += sc[2u * qd] * s0 + sc[2u * qd + 1u] * s1;
+			}
+		}
+	}
+}
+#endif
+
 void main()
 {
 	const uint K = P[0], nrows = P[1], nb = K / QK;
@@ -178,6 +237,26 @@ void main()
 			}
 			[[dont_unroll]] for (uint p = 0u; p < 4u; p++)
 				pair_q4k(i, p, xo4, xs4, hw, w0, odd, acc);
+			continue;
+		}
+#elif defined(DATA_A_Q6_K)
+		if (NC > 1u) {
+			uint hw[MAX_NR][5], w0[MAX_NR];
+			bool odd[MAX_NR];
+
+			[[unroll]] for (uint r = 0u; r < NR; r++) {
+				const uint b = P[2] + min(r0 + r, nrows - 1u) * P[3] + i * QB;
+				uint raw[6];
+
+				w0[r] = b >> 2;
+				odd[r] = (b & 2u) != 0u;
+				[[unroll]] for (uint k = 0u; k < 6u; k++)
+					raw[k] = W[min(w0[r] + 48u + k, last)];
+				[[unroll]] for (uint k = 0u; k < 5u; k++)
+					hw[r][k] = odd[r] ? (raw[k] >> 16) | (raw[k + 1u] << 16) : raw[k];
+			}
+			[[dont_unroll]] for (uint h = 0u; h < 2u; h++)
+				half_q6k(i, h, xo4, xs4, hw, w0, odd, acc);
 			continue;
 		}
 #endif
