@@ -407,9 +407,12 @@ QG_INLINE void xw_q4_k(const uint8_t *p, struct gvk_w *o)
  * 4 * 15 * 127 in magnitude, so they fit int16); two steps are packed into
  * one int16 vector and meet their scales in one dpwssd: 2 scale vectors
  * and 6 multiplies per superblock instead of 4 and 8. */
-QG_INLINE __m512 xd_q4_k(const struct gvk_w *w, const struct gvk_act *x, __m512 acc)
+/* The scaled integer dot of a superblock's four steps, shared by Q4_K and
+ * Q6_K: 4 products of u < 64 with int8 sum to at most 4 * 63 * 127, so
+ * with VNNI two dpbusd steps pack into one int16 vector for one dpwssd. */
+QG_INLINE __m512i xd_steps(const struct gvk_w *w, const struct gvk_act *x)
 {
-	__m512i i32 = _mm512_setzero_si512(), z;
+	__m512i i32 = _mm512_setzero_si512();
 
 	if (GV_VNNI) {
 		GV_UNROLL
@@ -424,6 +427,13 @@ QG_INLINE __m512 xd_q4_k(const struct gvk_w *w, const struct gvk_act *x, __m512 
 		for (int k = 0; k < 4; k++)
 			i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(w->u[k], x->a[k]), w->sc[k]);
 	}
+	return i32;
+}
+
+QG_INLINE __m512 xd_q4_k(const struct gvk_w *w, const struct gvk_act *x, __m512 acc)
+{
+	__m512i i32 = xd_steps(w, x), z;
+
 	z = _mm512_madd_epi16(w->mn, x->s);
 	z = _mm512_mask_blend_epi32(0xff00, _mm512_castsi256_si512(_mm256_add_epi32(
 		_mm512_castsi512_si256(i32), _mm512_extracti64x4_epi64(i32, 1))), z);
@@ -468,24 +478,10 @@ QG_INLINE void xw_q6_k(const uint8_t *p, struct gvk_w *o)
 
 QG_INLINE __m512 xd_q6_k(const struct gvk_w *w, const struct gvk_act *x, __m512 acc)
 {
-	__m512i i32 = _mm512_setzero_si512();
+	__m512i i32 = xd_steps(w, x);
 	__m256i off = _mm256_slli_epi32(_mm256_madd_epi16(_mm512_castsi512_si256(w->mn),
 							  _mm512_castsi512_si256(x->s)), 5);
 
-	if (GV_VNNI) {
-		/* As xd_q4_k: 4 products of u < 64 sum to at most 4 * 63 * 127. */
-		GV_UNROLL
-		for (int h = 0; h < 2; h++) {
-			__m512i p0 = qg_dpbusd(_mm512_setzero_si512(), w->u[2 * h], x->a[2 * h]);
-			__m512i p1 = qg_dpbusd(_mm512_setzero_si512(), w->u[2 * h + 1], x->a[2 * h + 1]);
-
-			i32 = qg_dpwssd(i32, _mm512_packs_epi32(p0, p1), w->sc[h]);
-		}
-	} else {
-		GV_UNROLL
-		for (int k = 0; k < 4; k++)
-			i32 = qg_dpwssd(i32, _mm512_maddubs_epi16(w->u[k], x->a[k]), w->sc[k]);
-	}
 	i32 = _mm512_sub_epi32(i32, _mm512_zextsi256_si512(off));
 	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32), _mm512_mul_ps(w->dd, x->da), acc);
 }
