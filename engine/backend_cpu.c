@@ -14,6 +14,7 @@
 #include <float.h>
 #include <stdatomic.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,10 +109,94 @@ static int cpu_tensor_get(struct engine_backend *be, const struct etensor *t,
 	return 0;
 }
 
+/* ---- weights -------------------------------------------------------------- */
+
+struct repack_job {
+	struct etensor *t;
+	uint8_t *tmp; /* a group's bytes per thread */
+	size_t tmp_size;
+};
+
+static void repack_run(void *arg, int ith, int nth)
+{
+	struct repack_job *j = arg;
+	struct etensor *t = j->t;
+	const size_t gs = QUANT_R16_ROWS * t->nb1;
+	uint8_t *tmp = j->tmp + (size_t)ith * j->tmp_size;
+	int64_t lo, hi;
+
+	pool_split(etensor_rows(t) / QUANT_R16_ROWS, ith, nth, &lo, &hi);
+	for (int64_t g = lo; g < hi; g++) {
+		uint8_t *p = (uint8_t *)t->data + (size_t)g * gs;
+
+		memcpy(tmp, p, gs);
+		quant_r16_pack(t->type, t->ne[0], tmp, p);
+	}
+}
+
+static bool repackable(const struct quant_r16_kernels *k, const struct etensor *t)
+{
+	return t->data && quant_r16_layout(t->type) && k->mm[t->type] && t->ne[2] == 1 && t->ne[3] == 1 &&
+	       t->ne[1] % QUANT_R16_ROWS == 0 && t->nb1 == quant_row_size(t->type, t->ne[0]);
+}
+
+/* Repack the matrices every token streams (not the token embeddings, which
+ * get_rows reads by row, nor the experts) into interleaved groups, in
+ * place, once per model.  Every CPU context prepares under the model's
+ * lock, so none runs before the layout is final. */
+static void repack_weights(struct cpu_backend *c, struct engine_model *m)
+{
+	const struct quant_r16_kernels *k = quant_r16_active();
+	struct etensor *list[8];
+	struct repack_job j = { 0 };
+	size_t n = 0, cap = (size_t)m->hp.n_layer * 7 + 1;
+
+	if (k == NULL || (m->r16 = calloc(cap, sizeof(*m->r16))) == NULL)
+		return;
+	for (uint32_t il = 0; il <= m->hp.n_layer; il++) {
+		struct layer *L = il < m->hp.n_layer ? &m->layers[il] : NULL;
+		size_t nl = 0;
+
+		if (L) {
+			list[nl++] = &L->wq, list[nl++] = &L->wk, list[nl++] = &L->wv, list[nl++] = &L->wo;
+			list[nl++] = &L->w_gate, list[nl++] = &L->w_up, list[nl++] = &L->w_down;
+		} else if (!m->hp.tied_output && m->output.data != m->tok_embd.data) {
+			list[nl++] = &m->output;
+		}
+		for (size_t i = 0; i < nl; i++) {
+			if (!repackable(k, list[i]))
+				continue;
+			m->r16[n++] = list[i];
+			if (QUANT_R16_ROWS * list[i]->nb1 > j.tmp_size)
+				j.tmp_size = QUANT_R16_ROWS * list[i]->nb1;
+		}
+	}
+	if (n == 0 || (j.tmp = malloc((size_t)c->base.n_threads * j.tmp_size)) == NULL ||
+	    gguf_data_writable(m->gguf, true) != 0) {
+		free(j.tmp);
+		free(m->r16);
+		m->r16 = NULL;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		j.t = m->r16[i];
+		pool_run(c->pool, repack_run, &j);
+		m->r16[i]->r16 = k;
+	}
+	m->n_r16 = n;
+	gguf_data_writable(m->gguf, false);
+	free(j.tmp);
+}
+
 static int cpu_weights_prepare(struct engine_backend *be, struct engine_model *m)
 {
-	(void)be;
-	gguf_data_hugepages(m->gguf); /* the mapping is the weights, in huge pages */
+	pthread_mutex_lock(&m->prep_lock);
+	if (!m->cpu_prepared) {
+		gguf_data_hugepages(m->gguf); /* the mapping is the weights, in huge pages */
+		repack_weights(cpu(be), m);
+		m->cpu_prepared = true;
+	}
+	pthread_mutex_unlock(&m->prep_lock);
 	return 0;
 }
 
@@ -128,16 +213,20 @@ static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t widt
 		if (c->attn_scratch == NULL)
 			return engine_seterr(ENGINE_ENOMEM, "out of memory for scratch");
 	}
-	if (n_rows > 1) {
-		/* the largest prepared row of any type with xgemm */
+	{
+		/* the largest prepared row of any type with xgemm (batches) or
+		 * with interleaved kernels that prepare theirs (any batch) */
+		const struct quant_r16_kernels *rk = quant_r16_active();
 		int64_t wr = ((int64_t)width + 255) / 256 * 256;
 		size_t xrow = 0;
 
 		for (int t = 0; t < QT_COUNT; t++) {
 			const struct quant_traits *q = quant_traits_of((enum quant_type)t);
 
-			if (q && q->xsize && q->xsize(wr) > xrow)
+			if (n_rows > 1 && q && q->xsize && q->xsize(wr) > xrow)
 				xrow = q->xsize(wr);
+			if (rk && rk->xsize[t] && rk->xsize[t](wr) > xrow)
+				xrow = rk->xsize[t](wr);
 		}
 		if ((size_t)n_rows * xrow > c->xbuf_size) {
 			free(c->xbuf);
@@ -185,12 +274,11 @@ static void convert_run(void *arg, int ith, int nth)
 }
 
 /* Convert n_rows rows of x (width w) to `type`; returns the converted rows
- * (or x itself for F32) and their stride.  With xq (a batch for weights of
- * traits xq): also prepare them for xq->xgemm into c->xbuf, rows *xstride
- * apart. */
+ * (or x itself for F32) and their stride.  With xprep: also prepare them
+ * (for an xgemm) into c->xbuf, rows *xstride apart. */
 static const void *convert_rows(struct cpu_backend *c, const struct etensor *x,
 				int64_t n_rows, int64_t w, enum quant_type type,
-				size_t *stride, const struct quant_traits *xq, size_t *xstride)
+				size_t *stride, quant_xprep_fn xprep, size_t *xstride)
 {
 	const struct quant_traits *vt = quant_traits_of(type);
 	struct convert_job j;
@@ -201,8 +289,8 @@ static const void *convert_rows(struct cpu_backend *c, const struct etensor *x,
 	}
 	j = (struct convert_job){ x, n_rows, w, vt->from_float, c->qbuf,
 				  quant_row_size(type, w), NULL, NULL, 0 };
-	if (xq) {
-		j.xprep = xq->xprep;
+	if (xprep) {
+		j.xprep = xprep;
 		j.xout = c->xbuf;
 		j.xout_row = *xstride;
 	}
@@ -330,26 +418,46 @@ static void cpu_matmul(struct engine_backend *be, struct etensor *dst,
 {
 	struct cpu_backend *c = cpu(be);
 	const struct quant_traits *q = quant_traits_of(w->type);
+	const struct quant_r16_kernels *rk = w->r16;
 	struct matmul_job j;
-	bool xg = n_tokens > 1 && q->xgemm &&
-		  (size_t)n_tokens * q->xsize(w->ne[0]) <= c->xbuf_size;
-	size_t xs = xg ? q->xsize(w->ne[0]) : 0;
+	quant_xsize_fn xsize = rk ? rk->xsize[w->type] : n_tokens > 1 ? q->xsize : NULL;
+	quant_xprep_fn xprep = rk ? rk->xprep[w->type] : q->xprep;
+	/* prepared rows: an xgemm batch, or interleaved kernels that want them */
+	bool xp = xsize && (size_t)n_tokens * xsize(w->ne[0]) <= c->xbuf_size;
+	bool xg = rk || (n_tokens > 1 && q->xgemm && xp);
+	size_t xs;
 	const void *xq;
 
-	xq = convert_rows(c, x, n_tokens, w->ne[0], q->vec_dot_type, &j.xq_stride, xg ? q : NULL, &xs);
-	j.xq = xg ? c->xbuf : xq;
-	j.xq_stride = xg ? xs : j.xq_stride;
-	j.xgemm = xg ? q->xgemm : NULL;
+	if (rk && xsize && !xp) {
+		/* more rows than reserved: the repacked weights have no other
+		 * kernel, so make room */
+		size_t need = (size_t)n_tokens * xsize(w->ne[0]);
+		void *nb = aligned_alloc(64, (need + 63) & ~(size_t)63);
+
+		if (nb == NULL) {
+			fprintf(stderr, "halo-agent: out of memory for a %zu-byte scratch buffer\n", need);
+			abort();
+		}
+		free(c->xbuf);
+		c->xbuf = nb;
+		c->xbuf_size = need;
+		xp = true;
+	}
+	xs = xp ? xsize(w->ne[0]) : 0;
+	xq = convert_rows(c, x, n_tokens, w->ne[0], q->vec_dot_type, &j.xq_stride, xp ? xprep : NULL, &xs);
+	j.xq = xp ? c->xbuf : xq;
+	j.xq_stride = xp ? xs : j.xq_stride;
+	j.xgemm = rk ? rk->mm[w->type] : xg ? q->xgemm : NULL;
 	j.dst = dst;
 	j.w = w;
 	j.n_tokens = n_tokens;
 	j.bias = bias && bias->data ? bias : NULL;
 	j.res = res;
 	j.gemm = q->gemm;
-	j.gemv = n_tokens == 1 ? q->gemv : NULL;
+	j.gemv = n_tokens == 1 && !rk ? q->gemv : NULL;
 	j.nr = q->gemm_nr;
 	j.nc = q->gemm_nc;
-	j.rows_per_block = xg ? MM_XROWS : MM_ROW_BLOCK;
+	j.rows_per_block = xg && n_tokens > 1 ? MM_XROWS : MM_ROW_BLOCK;
 	atomic_init(&j.next, 0);
 	pool_run(c->pool, matmul_run, &j);
 }

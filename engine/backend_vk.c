@@ -637,18 +637,30 @@ static int cmp_weight(const void *a, const void *b)
 	return x->host < y->host ? -1 : x->host > y->host;
 }
 
+static int weights_upload(struct vk_backend *vk, struct engine_model *m);
+
 /* Copy every tensor of the model's file into blocks (note 4). */
 static int vk_weights_prepare(struct engine_backend *be, struct engine_model *m)
 {
 	struct vk_backend *vk = vkb(be);
+	int rc;
+
+	if (vk->w)
+		return 0;
+	pthread_mutex_lock(&m->prep_lock); /* not while a CPU context repacks */
+	rc = weights_upload(vk, m);
+	pthread_mutex_unlock(&m->prep_lock);
+	return rc;
+}
+
+static int weights_upload(struct vk_backend *vk, struct engine_model *m)
+{
 	const struct gguf_file *g = m->gguf;
 	size_t n = gguf_tensor_count(g);
 	VkDeviceSize used = 0, blk_size = 0;
 	size_t first = 0;
 	int rc = 0;
 
-	if (vk->w)
-		return 0;
 	vk->w = calloc(n ? n : 1, sizeof(*vk->w));
 	vk->blocks = calloc(n ? n : 1, sizeof(*vk->blocks));
 	if (vk->w == NULL || vk->blocks == NULL)
@@ -673,13 +685,28 @@ static int vk_weights_prepare(struct engine_backend *be, struct engine_model *m)
 			if ((rc = buf_alloc(vk, b, blk_size, false)) < 0)
 				goto out;
 			for (size_t k = first; k < i; k++) {
+				const void *src = vk->w[k].host;
+				void *tmp = NULL;
+
 				vk->w[k].blk = b;
-				if (b->map)
-					memcpy((char *)b->map + vk->w[k].off, vk->w[k].host,
-					       vk->w[k].size);
-				else if ((rc = staged_copy(vk, b, vk->w[k].off,
-							   (void *)vk->w[k].host,
-							   vk->w[k].size, true)) < 0)
+				if (b->map) {
+					/* the rows as the file has them, if the CPU
+					 * backend repacked them */
+					model_weight_copy(m, src, vk->w[k].size,
+							  (char *)b->map + vk->w[k].off);
+					continue;
+				}
+				if (model_weight_repacked(m, src)) {
+					if ((tmp = malloc(vk->w[k].size)) == NULL) {
+						rc = engine_seterr(ENGINE_ENOMEM, "out of memory");
+						goto out;
+					}
+					model_weight_copy(m, src, vk->w[k].size, tmp);
+					src = tmp;
+				}
+				rc = staged_copy(vk, b, vk->w[k].off, (void *)src, vk->w[k].size, true);
+				free(tmp);
+				if (rc < 0)
 					goto out;
 			}
 			first = i;

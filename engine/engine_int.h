@@ -83,10 +83,45 @@ void quant_traits_bind(const struct quant_kernels *k);
 /* Detect the CPU and bind the traits once; idempotent (quant_cpu.c). */
 void quant_cpu_init(void);
 
+/* ---- row-interleaved weights (quant_r16.c, quant_r16_512.h) -------------
+ * Groups of QUANT_R16_ROWS rows of some types can be repacked in place into
+ * an interleaved layout of the same size, which kernels of some instruction
+ * sets multiply 16 rows at a time (quant_r16.c says why and how). */
+#define QUANT_R16_ROWS 16
+
+/* Kernels of one layout family: mm[t] has quant_xgemm_fn's contract, with
+ * w at a group's start, nr a multiple of 16 and ws the row size; x holds
+ * rows of t's vec_dot_type, prepared by xprep[t] (xsize[t] bytes each)
+ * where xprep[t] is not NULL. */
+struct quant_r16_kernels {
+	quant_xgemm_fn mm[QT_COUNT];
+	quant_xsize_fn xsize[QT_COUNT];
+	quant_xprep_fn xprep[QT_COUNT];
+};
+
+extern const struct quant_r16_kernels quant_r16_avx512vnni; /* x86 builds only */
+
+/* The interleaved kernels of the active kernel set, or NULL if it has none
+ * (quant_cpu.c); HALO_NO_REPACK=1 also gives NULL. */
+const struct quant_r16_kernels *quant_r16_active(void);
+
+/* Whether t has an interleaved layout (quant_r16.c). */
+bool quant_r16_layout(enum quant_type t);
+
+/* One group: 16 row-major rows of n elements at src into the interleaved
+ * layout at dst, or back (unpack).  src and dst must not overlap. */
+void quant_r16_pack(enum quant_type t, int64_t n, const void *src, void *dst);
+void quant_r16_unpack(enum quant_type t, int64_t n, const void *src, void *dst);
+
 /* Back the tensor data of a file gguf_open() mapped with huge pages, at the
  * same addresses (for the CPU backend, which streams it every token); a
  * no-op for gguf_open_mem() files, after the first call, and on failure
  * (gguf.c). */
 void gguf_data_hugepages(struct gguf_file *f);
+
+/* Make the tensor data writable (on) or read-only again.  The mapping is
+ * private: writes never reach the file.  -1 for files gguf_open() did not
+ * map (gguf.c). */
+int gguf_data_writable(struct gguf_file *f, bool on);
 
 #endif

@@ -914,6 +914,19 @@ fail:
 	munmap(dst, n);
 }
 
+/* The whole page range of the data section at once: a partial range would
+ * split the huge pages at its ends (gguf_data_hugepages). */
+int gguf_data_writable(struct gguf_file *f, bool on)
+{
+	uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi;
+
+	if (f == NULL || !f->mapped || f->data_off >= f->size)
+		return -1;
+	lo = ((uintptr_t)f->base + (uintptr_t)f->data_off) & ~(ps - 1);
+	hi = ((uintptr_t)f->base + (uintptr_t)f->size + ps - 1) & ~(ps - 1);
+	return mprotect((void *)lo, hi - lo, on ? PROT_READ | PROT_WRITE : PROT_READ) == 0 ? 0 : -1;
+}
+
 void gguf_close(struct gguf_file *f)
 {
 	if (f == NULL)

@@ -318,6 +318,7 @@ int engine_model_open(struct engine_model **out, const char *path,
 		free(m);
 		return engine_seterr(ENGINE_ENOMEM, "out of memory");
 	}
+	pthread_mutex_init(&m->prep_lock, NULL);
 	if ((rc = gguf_open(&m->gguf, path)) < 0)
 		goto fail;
 	arch = gguf_get_str(m->gguf, "general.architecture", &rc);
@@ -373,10 +374,35 @@ void engine_model_close(struct engine_model *m)
 	if (m == NULL)
 		return;
 	free(m->layers);
+	free(m->r16);
 	tok_vocab_free(m->vocab);
 	gguf_close(m->gguf);
+	pthread_mutex_destroy(&m->prep_lock);
 	free(m->path);
 	free(m);
+}
+
+bool model_weight_repacked(const struct engine_model *m, const void *src)
+{
+	for (size_t i = 0; i < m->n_r16; i++)
+		if (m->r16[i]->data == src)
+			return true;
+	return false;
+}
+
+void model_weight_copy(const struct engine_model *m, const void *src, size_t n, void *dst)
+{
+	for (size_t i = 0; i < m->n_r16; i++) {
+		const struct etensor *t = m->r16[i];
+		size_t gs = QUANT_R16_ROWS * t->nb1;
+
+		if (t->data == src && (size_t)etensor_rows(t) * t->nb1 == n) {
+			for (size_t o = 0; o < n; o += gs)
+				quant_r16_unpack(t->type, t->ne[0], (const char *)src + o, (char *)dst + o);
+			return;
+		}
+	}
+	memcpy(dst, src, n);
 }
 
 const struct tok_vocab *engine_model_vocab(const struct engine_model *m)

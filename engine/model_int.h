@@ -10,6 +10,8 @@
 #ifndef HALO_MODEL_INT_H
 #define HALO_MODEL_INT_H
 
+#include <pthread.h>
+
 #include "engine_int.h"
 
 enum model_arch {
@@ -35,6 +37,10 @@ struct etensor {
 	void *bk;           /* backend-private handle (device buffer), or NULL */
 	uint64_t bk_off;    /* offset inside bk */
 	const char *name;   /* for messages; borrowed */
+	/* Weights repacked in place into groups of 16 interleaved rows
+	 * (quant_r16.c) for these kernels; NULL: row-major.  Only the CPU
+	 * backend reads them as such; model_weight_copy() gives the rows. */
+	const struct quant_r16_kernels *r16;
 };
 
 static inline int64_t etensor_rows(const struct etensor *t)
@@ -99,7 +105,18 @@ struct engine_model {
 	struct layer *layers;
 	uint64_t n_params;
 	uint64_t weight_bytes;
+	pthread_mutex_t prep_lock;   /* held while the CPU backend repacks */
+	bool cpu_prepared;           /* repacking done (or not possible) */
+	struct etensor **r16;        /* the repacked tensors */
+	size_t n_r16;
 };
+
+/* Copy n bytes of tensor data starting at src, as the file has them: a
+ * repacked tensor (src its data, n its size) is unpacked into dst. */
+void model_weight_copy(const struct engine_model *m, const void *src, size_t n, void *dst);
+
+/* Whether the tensor whose data starts at src is repacked. */
+bool model_weight_repacked(const struct engine_model *m, const void *src);
 
 /* ---- backends --------------------------------------------------------- */
 

@@ -10,6 +10,15 @@
  * quant_xkernels_avx512[vnni]); the rest keep quant_kern.h's 256-bit decoders. */
 #include "quant_gemv512.h"
 #include "quant_int.h"
+#ifdef QUANT_AVX512_VNNI
+#include "quant_r16_512.h"
+
+const struct quant_r16_kernels quant_r16_avx512vnni = {
+	.mm = { [QT_Q4_0] = r16_mm_q4_0, [QT_Q8_0] = r16_mm_q8_0, [QT_Q4_K] = r16_mm_q4_k, [QT_Q6_K] = r16_mm_q6_k },
+	.xsize = { [QT_Q4_0] = r16_xsize32, [QT_Q8_0] = r16_xsize32 },
+	.xprep = { [QT_Q4_0] = r16_xp_q4_0, [QT_Q8_0] = r16_xp_q8_0 },
+};
+#endif
 
 #define ISA_NAME "avx512"
 #ifdef QUANT_AVX512_VNNI

@@ -55,6 +55,20 @@ const struct quant_xkernels *quant_xkernels_of(const struct quant_kernels *k)
 	return NULL;
 }
 
+const struct quant_r16_kernels *quant_r16_active(void)
+{
+	const char *off = getenv("HALO_NO_REPACK");
+
+	quant_cpu_init();
+	if (off && off[0] == '1')
+		return NULL;
+#ifdef HALO_QUANT_X86
+	if (quant_kernels_for(caps.active) == &quant_kernels_avx512vnni)
+		return &quant_r16_avx512vnni;
+#endif
+	return NULL;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
