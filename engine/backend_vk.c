@@ -1042,6 +1042,7 @@ const struct engine_backend_ops vk_ops = {
 	.glu = vk_op_glu,
 	.rope = vk_op_rope,
 	.kv_store = vk_op_kv_store,
+	.rope_qkv = vk_op_rope_qkv,
 	.attention = vk_op_attention,
 	.moe_route = vk_op_moe_route,
 	.moe_matmul = vk_op_moe_matmul,

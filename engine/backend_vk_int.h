@@ -178,6 +178,11 @@ void vk_op_rope(struct engine_backend *be, struct etensor *x,
 		const struct etensor *pos, uint32_t n_tokens, uint32_t n_heads,
 		uint32_t head_dim, uint32_t n_dims, enum rope_mode mode,
 		float base, float pos_scale, const struct etensor *freq_factors);
+void vk_op_rope_qkv(struct engine_backend *be, struct etensor *q, const struct etensor *k,
+		    const struct etensor *v, struct etensor *kcache, struct etensor *vcache,
+		    const struct etensor *pos, const struct rope_params *rp,
+		    const struct etensor *q_norm, const struct etensor *k_norm, float eps,
+		    uint32_t pos0, uint32_t n_tokens);
 void vk_op_kv_store(struct engine_backend *be, struct etensor *kcache,
 		    struct etensor *vcache, const struct etensor *k,
 		    const struct etensor *v, uint32_t pos0, uint32_t n_tokens);

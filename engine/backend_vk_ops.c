@@ -512,6 +512,91 @@ void vk_op_kv_store(struct engine_backend *be, struct etensor *kcache,
 	kv_copy(vkb(be), vcache, v, pos0, n_tokens);
 }
 
+/* rope_fused.comp over x's heads (q in place), or with kc: x's k heads and
+ * v's heads into the caches (STORE). */
+static void rope_fused(struct vk_backend *vk, struct etensor *x, const struct etensor *v,
+		       struct etensor *kc, struct etensor *vc, const struct etensor *pos,
+		       const struct rope_params *rp, uint32_t heads, const struct etensor *norm,
+		       float eps, uint32_t pos0, uint32_t n_tokens)
+{
+	const bool ff = rp->freq_factors && (rp->freq_factors->data || rp->freq_factors->bk);
+	const bool nrm = norm && (norm->data || norm->bk), f16 = kc && kc->type == QT_F16;
+	VkDeviceSize xo, po, fo = 0, no = 0, vo = 0, kco = 0, vco = 0;
+	struct vk_buf *xb, *pb, *fb = NULL, *nb = NULL, *vb = NULL, *kcb = NULL, *vcb = NULL;
+	struct vk_dispatch d = { 0 };
+	uint32_t P[21] = { 0 }, spec[3] = { 0 };
+	const char *name = kc ? (f16 ? "rope_kv_f16" : "rope_kv_f32") : "rope_q";
+
+	if (vk->err)
+		return;
+	xb = vk_locate(vk, x, &xo);
+	pb = vk_locate(vk, pos, &po);
+	if (ff)
+		fb = vk_locate(vk, rp->freq_factors, &fo);
+	if (nrm)
+		nb = vk_locate(vk, norm, &no);
+	if (kc) {
+		vb = vk_locate(vk, v, &vo);
+		kcb = vk_locate(vk, kc, &kco);
+		vcb = vk_locate(vk, vc, &vco);
+	}
+	if (!xb || !pb || (ff && !fb) || (nrm && !nb) || (kc && (!vb || !kcb || !vcb)))
+		return;
+	P[0] = n_tokens;
+	P[1] = heads;
+	P[2] = rp->head_dim;
+	P[3] = rp->n_dims;
+	P[4] = rp->mode == ROPE_NORM ? 0 : 1;
+	P[5] = fbits((float)log2((double)rp->base));
+	P[6] = fbits((float)(1.0 / (rp->pos_scale > 0 ? (double)rp->pos_scale : 1.0)));
+	P[7] = ff;
+	P[8] = vk_bind(vk, &d, 1, xb, xo, (VkDeviceSize)(n_tokens - 1) * x->nb1 +
+		       (VkDeviceSize)heads * rp->head_dim * 4) / 4;
+	P[9] = (uint32_t)row_elems(x);
+	P[10] = vk_bind(vk, &d, 3, pb, po, n_tokens * 4ull) / 4;
+	if (fb)
+		P[11] = vk_bind(vk, &d, 4, fb, fo, rp->n_dims / 2 * 4ull) / 4;
+	P[12] = nrm;
+	if (nb)
+		P[13] = vk_bind(vk, &d, 5, nb, no, rp->head_dim * 4ull) / 4;
+	P[14] = fbits(eps);
+	if (kc) {
+		P[15] = vk_bind(vk, &d, 2, vb, vo, (VkDeviceSize)(n_tokens - 1) * v->nb1 +
+				(VkDeviceSize)heads * rp->head_dim_v * 4) / 4;
+		P[16] = (uint32_t)row_elems(v);
+		P[17] = rp->head_dim_v;
+		P[18] = vk_bind(vk, &d, 6, kcb, kco, (VkDeviceSize)etensor_rows(kc) * kc->nb1) / 4;
+		P[19] = vk_bind(vk, &d, 7, vcb, vco, (VkDeviceSize)etensor_rows(vc) * vc->nb1) / 4;
+		P[20] = pos0;
+	}
+	d.gx = kc ? 2 * heads : heads;
+	d.gy = n_tokens;
+	d.gz = 1;
+	vk_issue(vk, name, spec, &d, kc ? (1u << 6) | (1u << 7) : 1u << 1, P, 21);
+}
+
+void vk_op_rope_qkv(struct engine_backend *be, struct etensor *q, const struct etensor *k,
+		    const struct etensor *v, struct etensor *kcache, struct etensor *vcache,
+		    const struct etensor *pos, const struct rope_params *rp,
+		    const struct etensor *q_norm, const struct etensor *k_norm, float eps,
+		    uint32_t pos0, uint32_t n_tokens)
+{
+	struct vk_backend *vk = vkb(be);
+	const bool f16 = kcache->type == QT_F16;
+
+	if (vk->err)
+		return;
+	if (rp->head_dim > 256 || rp->head_dim_v > 256 || rp->n_dims > rp->head_dim || rp->n_dims < 2 ||
+	    kcache->type != vcache->type || (kcache->type != QT_F16 && kcache->type != QT_F32) ||
+	    (f16 && (rp->head_dim % 2 || rp->head_dim_v % 2))) {
+		vk_fail(vk, ENGINE_EUNSUPPORTED, "rope: head size above 256, odd F16 heads or KV type");
+		return;
+	}
+	rope_fused(vk, q, NULL, NULL, NULL, pos, rp, rp->n_head, q_norm, eps, pos0, n_tokens);
+	rope_fused(vk, (struct etensor *)k, v, kcache, vcache, pos, rp, rp->n_head_kv, k_norm, eps,
+		   pos0, n_tokens);
+}
+
 void vk_op_attention(struct engine_backend *be, struct etensor *out,
 		     const struct etensor *q, const struct etensor *kc,
 		     const struct etensor *vc, const struct attn_params *p)

@@ -55,15 +55,31 @@ int forward_batch(struct engine_ctx *c, const int32_t *tokens, uint32_t n)
 		ops->matmul(be, &b->q, &L->wq, &b->xn, n, &L->bq, NULL);
 		ops->matmul(be, &b->k, &L->wk, &b->xn, n, &L->bk, NULL);
 		ops->matmul(be, &b->v, &L->wv, &b->xn, n, &L->bv, NULL);
-		if (L->q_norm.data) {
-			ops->rms_norm(be, &b->q, &b->q, &L->q_norm, n * hp->n_head, hp->rms_eps);
-			ops->rms_norm(be, &b->k, &b->k, &L->k_norm, n * hp->n_head_kv, hp->rms_eps);
+		if (ops->rope_qkv) {
+			const struct rope_params rp = {
+				.n_head = hp->n_head, .n_head_kv = hp->n_head_kv,
+				.head_dim = hp->head_dim, .head_dim_v = hp->head_dim_v,
+				.n_dims = hp->rope_dims, .mode = hp->rope_mode,
+				.base = L->rope_base, .pos_scale = hp->rope_scale,
+				.freq_factors = &m->rope_freqs,
+			};
+
+			ops->rope_qkv(be, &b->q, &b->k, &b->v, &c->kcache[il], &c->vcache[il],
+				      &b->pos, &rp, &L->q_norm, &L->k_norm, hp->rms_eps, c->pos, n);
+		} else {
+			if (L->q_norm.data) {
+				ops->rms_norm(be, &b->q, &b->q, &L->q_norm, n * hp->n_head,
+					      hp->rms_eps);
+				ops->rms_norm(be, &b->k, &b->k, &L->k_norm, n * hp->n_head_kv,
+					      hp->rms_eps);
+			}
+			ops->rope(be, &b->q, &b->pos, n, hp->n_head, hp->head_dim, hp->rope_dims,
+				  hp->rope_mode, L->rope_base, hp->rope_scale, &m->rope_freqs);
+			ops->rope(be, &b->k, &b->pos, n, hp->n_head_kv, hp->head_dim,
+				  hp->rope_dims, hp->rope_mode, L->rope_base, hp->rope_scale,
+				  &m->rope_freqs);
+			ops->kv_store(be, &c->kcache[il], &c->vcache[il], &b->k, &b->v, c->pos, n);
 		}
-		ops->rope(be, &b->q, &b->pos, n, hp->n_head, hp->head_dim, hp->rope_dims,
-			  hp->rope_mode, L->rope_base, hp->rope_scale, &m->rope_freqs);
-		ops->rope(be, &b->k, &b->pos, n, hp->n_head_kv, hp->head_dim, hp->rope_dims,
-			  hp->rope_mode, L->rope_base, hp->rope_scale, &m->rope_freqs);
-		ops->kv_store(be, &c->kcache[il], &c->vcache[il], &b->k, &b->v, c->pos, n);
 		ops->attention(be, &b->attn, &b->q, &c->kcache[il], &c->vcache[il], &ap);
 		if (L->post_attn_norm.data) {
 			ops->matmul(be, &b->tmp, &L->wo, &b->attn, n, NULL, NULL);

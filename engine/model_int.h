@@ -134,6 +134,15 @@ struct attn_params {
 	float scale;
 };
 
+/* The rotation of a layer's q and k heads (and the v head width). */
+struct rope_params {
+	uint32_t n_head, n_head_kv, head_dim, head_dim_v;
+	uint32_t n_dims;                    /* rotated dims per head */
+	enum rope_mode mode;
+	float base, pos_scale;
+	const struct etensor *freq_factors; /* data and bk NULL: none */
+};
+
 /* The operations the forward pass needs.  Every op reads and writes F32
  * activations except where a weight type is named.  All pointers in the
  * tensors are those the backend gave out (tensor_alloc) or weights the
@@ -188,6 +197,17 @@ struct engine_backend_ops {
 			 struct etensor *vcache, const struct etensor *k,
 			 const struct etensor *v, uint32_t pos0, uint32_t n_tokens);
 	/* out [n_tokens][n_head*hd_v] = softmax(q k^T * scale + mask) v. */
+	/* Optional (NULL: forward.c issues rms_norm, rope and kv_store one
+	 * by one): the glue between the projections and attention in one
+	 * pass over each head: q and k get the per-head norm (q_norm, k_norm
+	 * where their data is set) and the rotation, k and v rows go to the
+	 * caches at rows pos0..; q is updated in place, k and v only read. */
+	void (*rope_qkv)(struct engine_backend *be, struct etensor *q,
+			 const struct etensor *k, const struct etensor *v,
+			 struct etensor *kcache, struct etensor *vcache,
+			 const struct etensor *pos, const struct rope_params *rp,
+			 const struct etensor *q_norm, const struct etensor *k_norm,
+			 float eps, uint32_t pos0, uint32_t n_tokens);
 	void (*attention)(struct engine_backend *be, struct etensor *out,
 			  const struct etensor *q, const struct etensor *kcache,
 			  const struct etensor *vcache, const struct attn_params *p);

@@ -386,6 +386,83 @@ static void test_rope(void **state)
 		}
 }
 
+/* The fused glue (rope_qkv: per-head norms, rope, cache stores) against the
+ * CPU's ops one by one.  F16 caches are compared as raw words (a rounding
+ * flip of the high half is a relative 2^-7 on the word). */
+static void one_rope_qkv(enum rope_mode mode, bool norms, enum quant_type kvt, uint32_t H,
+			 uint32_t Hkv, uint32_t HD, uint32_t ND, uint32_t n, uint32_t pos0, bool use_ff)
+{
+	const uint32_t n_ctx = 40;
+	const float eps = 1e-6f;
+	float *q = malloc((size_t)H * HD * n * 4), *k = malloc((size_t)Hkv * HD * n * 4);
+	float *v = malloc((size_t)Hkv * HD * n * 4), qw[256], kw[256], ff[128];
+	int32_t pos[8];
+	struct pair pq, pk, pv, kc, vc, pp, pf, pqn, pkn;
+	struct rope_params rp = { H, Hkv, HD, HD, ND, mode, 10000.0f, 1.0f, NULL };
+	char what[128];
+
+	assert_true(n <= 8 && pos0 + n <= n_ctx && HD <= 256);
+	fill_f32(q, (size_t)H * HD * n, 3.0f);
+	fill_f32(k, (size_t)Hkv * HD * n, 3.0f);
+	fill_f32(v, (size_t)Hkv * HD * n, 1.0f);
+	for (uint32_t i = 0; i < HD; i++) {
+		qw[i] = 0.5f + frand();
+		kw[i] = 0.5f + frand();
+	}
+	for (uint32_t i = 0; i < 128; i++)
+		ff[i] = 1.0f + (float)i * 0.25f;
+	for (uint32_t i = 0; i < n; i++)
+		pos[i] = (int32_t)(pos0 + i);
+	pair_new(&pq, QT_F32, H * HD, n, q);
+	pair_new(&pk, QT_F32, Hkv * HD, n, k);
+	pair_new(&pv, QT_F32, Hkv * HD, n, v);
+	pair_new(&kc, kvt, Hkv * HD, n_ctx, NULL);
+	pair_new(&vc, kvt, Hkv * HD, n_ctx, NULL);
+	pair_new(&pp, QT_I32, n, 1, pos);
+	pair_new(&pf, QT_F32, ND / 2, 1, ff);
+	pair_new(&pqn, QT_F32, HD, 1, qw);
+	pair_new(&pkn, QT_F32, HD, 1, kw);
+	if (norms) {
+		g_cpu->ops->rms_norm(g_cpu, &pq.c, &pq.c, &pqn.c, n * H, eps);
+		g_cpu->ops->rms_norm(g_cpu, &pk.c, &pk.c, &pkn.c, n * Hkv, eps);
+	}
+	g_cpu->ops->rope(g_cpu, &pq.c, &pp.c, n, H, HD, ND, mode, 10000.0f, 1.0f, use_ff ? &pf.c : NULL);
+	g_cpu->ops->rope(g_cpu, &pk.c, &pp.c, n, Hkv, HD, ND, mode, 10000.0f, 1.0f, use_ff ? &pf.c : NULL);
+	g_cpu->ops->kv_store(g_cpu, &kc.c, &vc.c, &pk.c, &pv.c, pos0, n);
+	rp.freq_factors = use_ff ? &pf.v : NULL;
+	g_vk->ops->rope_qkv(g_vk, &pq.v, &pk.v, &pv.v, &kc.v, &vc.v, &pp.v, &rp,
+			    norms ? &pqn.v : NULL, norms ? &pkn.v : NULL, eps, pos0, n);
+	snprintf(what, sizeof(what), "rope_qkv %s%s %s heads %u/%u hd %u dims %u n %u pos0 %u%s",
+		 mode == ROPE_NORM ? "norm" : "neox", norms ? " +qk norms" : "", quant_type_name(kvt),
+		 H, Hkv, HD, ND, n, pos0, use_ff ? " ff" : "");
+	check(what, &pq, 1e-9);
+	check(what, &kc, kvt == QT_F16 ? 1e-5 : 1e-9);
+	check(what, &vc, 1e-12);
+	pair_free(&pq);
+	pair_free(&pk);
+	pair_free(&pv);
+	pair_free(&kc);
+	pair_free(&vc);
+	pair_free(&pp);
+	pair_free(&pf);
+	pair_free(&pqn);
+	pair_free(&pkn);
+	free(q);
+	free(k);
+	free(v);
+}
+
+static void test_rope_qkv(void **state)
+{
+	(void)state;
+	NEED_VK();
+	one_rope_qkv(ROPE_NORM, false, QT_F32, 4, 2, 32, 32, 1, 0, false);  /* llama */
+	one_rope_qkv(ROPE_NEOX, true, QT_F16, 6, 3, 64, 48, 3, 5, true);    /* partial, ff */
+	one_rope_qkv(ROPE_NEOX, true, QT_F32, 2, 1, 128, 128, 7, 20, false); /* qwen3 */
+	one_rope_qkv(ROPE_NORM, false, QT_F16, 8, 8, 256, 256, 2, 1, true);  /* widest head */
+	one_rope_qkv(ROPE_NORM, true, QT_F16, 3, 1, 16, 8, 1, 39, false);    /* last cache row */
+}
+
 /* kv_store then attention, against a cache already holding pos0 rows. */
 static void one_attention(enum quant_type kvt, uint32_t n_head, uint32_t n_kv,
 			  uint32_t hd, uint32_t pos0, uint32_t n, uint32_t window)
@@ -527,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_get_rows),
 		cmocka_unit_test(test_norm_eltwise),
 		cmocka_unit_test(test_rope),
+		cmocka_unit_test(test_rope_qkv),
 		cmocka_unit_test(test_attention),
 		cmocka_unit_test(test_moe),
 	};
