@@ -9,13 +9,18 @@
  * least MB megabytes, so its weights stream from DRAM as a model's do
  * (a 2048 x 2048 matrix alone fits in the last-level cache).
  *
- * -p 0 times the mat-vec only.
+ * -p 0 times the mat-vec only.  -i repacks the weights into the interleaved
+ * groups of 16 rows the CPU backend uses where it has their kernels
+ * (quant_r16.c), as context creation does for a model.  The weights live in
+ * 2 MiB pages where the kernel gives them, as a model's do.
  *
- * usage: bench_matmul [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [TYPE...] */
+ * usage: bench_matmul [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [-i] [TYPE...] */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "bench_util.h"
@@ -48,6 +53,7 @@ int main(int argc, char **argv)
 	double min_time = 0.3;
 	int runs = 5, n_batch = 512;
 	size_t pool_mb = 0;
+	bool r16 = false;
 	const char *want[16];
 	int n_want = 0;
 
@@ -60,10 +66,12 @@ int main(int argc, char **argv)
 			n_batch = atoi(argv[++i]);
 		else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc)
 			pool_mb = (size_t)atol(argv[++i]);
+		else if (strcmp(argv[i], "-i") == 0)
+			r16 = true;
 		else if (argv[i][0] != '-' && n_want < 16)
 			want[n_want++] = argv[i];
 		else {
-			fprintf(stderr, "usage: %s [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [TYPE...]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [-i] [TYPE...]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -71,8 +79,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "RUNS in 1..99, TOKENS 0 (no batch) or 2..4096, MB <= 16384\n");
 		return 2;
 	}
-	printf("# CPU matmul, median of %d runs; tg: GB/s of weights (1 token%s), pp: GFLOP/s (%d tokens)\n",
-	       runs, pool_mb ? ", from DRAM" : "", n_batch);
+	if (r16 && quant_r16_active() == NULL) {
+		fprintf(stderr, "-i: this CPU's kernel set has no interleaved kernels\n");
+		return 2;
+	}
+	printf("# CPU matmul, median of %d runs; tg: GB/s of weights (1 token%s), pp: GFLOP/s (%d tokens)%s\n",
+	       runs, pool_mb ? ", from DRAM" : "", n_batch, r16 ? ", interleaved rows" : "");
 	printf("%-6s %-11s %3s %10s %10s\n", "type", "shape", "thr", "tg GB/s", "pp GFLOP/s");
 	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++) {
 		const struct quant_traits *q = quant_traits_of(types[ti]);
@@ -87,7 +99,8 @@ int main(int argc, char **argv)
 			size_t wbytes = quant_row_size(types[ti], K) * (size_t)R;
 			size_t wstride = (wbytes + 63) / 64 * 64;
 			size_t copies = pool_mb * 1000000 / wstride + 1;
-			uint8_t *w = aligned_alloc(64, wstride * copies);
+			size_t wall = (wstride * copies + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
+			uint8_t *w = aligned_alloc((size_t)2 << 20, wall);
 			int64_t T_max = n_batch ? n_batch : 1;
 			float *x = malloc(sizeof(float) * (size_t)(K * T_max));
 			float *y = malloc(sizeof(float) * (size_t)(R * T_max));
@@ -97,12 +110,25 @@ int main(int argc, char **argv)
 				fprintf(stderr, "out of memory\n");
 				return 1;
 			}
+			madvise(w, wall, MADV_HUGEPAGE);
 			fill(q, w, (int64_t)(wbytes / q->type_size) * q->block_size);
+			if (r16 && quant_r16_layout(types[ti])) {
+				size_t gs = QUANT_R16_ROWS * quant_row_size(types[ti], K);
+				uint8_t *tmp = malloc(gs);
+
+				for (int64_t g = 0; tmp && g < R / QUANT_R16_ROWS; g++) {
+					memcpy(tmp, w + (size_t)g * gs, gs);
+					quant_r16_pack(types[ti], K, tmp, w + (size_t)g * gs);
+				}
+				free(tmp);
+			}
 			for (size_t i = 1; i < copies; i++)
 				memcpy(w + i * wstride, w, wbytes);
 			for (int64_t i = 0; i < K * T_max; i++)
 				x[i] = (float)rnd32() / 4294967296.0f - 0.5f;
 			tensor(&tw, types[ti], K, R, w);
+			if (r16 && quant_r16_layout(types[ti]))
+				tw.r16 = quant_r16_active();
 			tensor(&tx, QT_F32, K, T_max, x);
 			tensor(&ty, QT_F32, R, T_max, y);
 			for (int nt = 1; nt <= 2; nt++) {
