@@ -14,6 +14,7 @@
  *                           whole-block one (matvec_blk.comp)
  *   HALO_VK_VALIDATE=1      VK_LAYER_KHRONOS_validation; every message is
  *                           printed and counted (backend_vk_stats)
+ *   HALO_VK_NO_PIPELINE_CACHE=1  no pipeline cache file (vk_pcache.c)
  * No switch for fp16: the shaders read f16 data with unpackHalf2x16 from
  * 32-bit words and compute in f32, so they need neither shaderFloat16 nor
  * 16/8-bit storage. */
@@ -25,7 +26,8 @@
 #include "backend_vk_int.h"
 
 static _Atomic uint64_t g_live_bytes, g_live_allocs, g_validation;
-static _Atomic uint64_t g_submits, g_dispatches, g_replayed, g_recorded;
+static _Atomic uint64_t g_submits, g_dispatches, g_replayed, g_recorded, g_pipelines;
+_Atomic uint64_t vk_n_pcache_loaded, vk_n_pcache_rejected, vk_n_pcache_saved;
 
 void backend_vk_stats(struct vk_stats *out)
 {
@@ -36,9 +38,13 @@ void backend_vk_stats(struct vk_stats *out)
 	out->dispatches = atomic_load(&g_dispatches);
 	out->replayed_chunks = atomic_load(&g_replayed);
 	out->recorded_chunks = atomic_load(&g_recorded);
+	out->pipelines = atomic_load(&g_pipelines);
+	out->pcache_loaded = atomic_load(&vk_n_pcache_loaded);
+	out->pcache_rejected = atomic_load(&vk_n_pcache_rejected);
+	out->pcache_saved = atomic_load(&vk_n_pcache_saved);
 }
 
-static bool env_on(const char *name)
+bool vk_env_on(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -364,7 +370,8 @@ static VkPipeline get_pipe(struct vk_backend *vk, const char *name, const uint32
 		.pSpecializationInfo = n_spec ? &si : NULL };
 	ci.layout = vk->layout;
 	p = &vk->pipes[vk->n_pipes];
-	r = vk->f.vkCreateComputePipelines(vk->dev, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipe);
+	r = vk->f.vkCreateComputePipelines(vk->dev, vk->pcache, 1, &ci, NULL, &p->pipe);
+	atomic_fetch_add(&g_pipelines, 1);
 	vk->f.vkDestroyShaderModule(vk->dev, mod, NULL);
 	if (vk_check(vk, r, "vkCreateComputePipelines") < 0)
 		return VK_NULL_HANDLE;
@@ -753,6 +760,7 @@ static void vk_free(struct engine_backend *be)
 		return;
 	if (vk->dev) {
 		vk->f.vkDeviceWaitIdle(vk->dev);
+		vk_pcache_close(vk);
 		for (uint32_t i = 0; i < vk->n_pipes; i++)
 			vk->f.vkDestroyPipeline(vk->dev, vk->pipes[i].pipe, NULL);
 		for (uint32_t i = 0; i < VK_MAX_CHUNKS; i++)
@@ -840,7 +848,7 @@ static int create_device(struct vk_backend *vk)
 				       .queueCount = 1, .pQueuePriorities = &prio };
 	VkDeviceCreateInfo di = { .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
 				  .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi };
-	VkPhysicalDeviceProperties props;
+	VkPhysicalDeviceProperties *props = &vk->props;
 	bool found = false;
 	int dl, hv;
 
@@ -863,13 +871,13 @@ static int create_device(struct vk_backend *vk)
 	}
 	vk_load_device(&vk->f, vk->dev);
 	vk->f.vkGetDeviceQueue(vk->dev, vk->qfam, 0, &vk->queue);
-	vk->f.vkGetPhysicalDeviceProperties(vk->pd, &props);
+	vk->f.vkGetPhysicalDeviceProperties(vk->pd, props);
 	vk->f.vkGetPhysicalDeviceMemoryProperties(vk->pd, &vk->mp);
-	vk->align = props.limits.minStorageBufferOffsetAlignment;
+	vk->align = props->limits.minStorageBufferOffsetAlignment;
 	if (vk->align < 16)
 		vk->align = 16;
 	/* bindings stay below 2 GiB so byte offsets fit 31 bits in shaders */
-	vk->max_range = props.limits.maxStorageBufferRange & ~(VkDeviceSize)255;
+	vk->max_range = props->limits.maxStorageBufferRange & ~(VkDeviceSize)255;
 	if (vk->max_range > ((VkDeviceSize)1 << 31))
 		vk->max_range = (VkDeviceSize)1 << 31;
 
@@ -882,7 +890,7 @@ static int create_device(struct vk_backend *vk)
 				     vk->info.name);
 	vk->mt_host = (uint32_t)(dl >= 0 ? dl : hv);
 	vk->zero_copy = dl >= 0 && (strcmp(vk->info.type, "discrete") != 0) &&
-			!env_on("HALO_VK_NO_ZEROCOPY");
+			!vk_env_on("HALO_VK_NO_ZEROCOPY");
 	if (vk->zero_copy) {
 		vk->mt_dev = (uint32_t)dl;
 	} else {
@@ -897,14 +905,14 @@ static int create_device(struct vk_backend *vk)
 					vk->mt_dev = i;
 		}
 	}
-	vk->subgroup = vk->info.subgroup_arithmetic && !env_on("HALO_VK_NO_SUBGROUP");
+	vk->subgroup = vk->info.subgroup_arithmetic && !vk_env_on("HALO_VK_NO_SUBGROUP");
 	vk->rows_kernel = strcmp(vk->info.type, "cpu") == 0;
 	if (getenv("HALO_VK_MATVEC"))
 		vk->rows_kernel = strcmp(getenv("HALO_VK_MATVEC"), "rows") == 0;
 	/* matvec_blk.comp: a workgroup of one subgroup that reduces */
 	vk->blk_kernel = vk->rows_kernel && vk->subgroup &&
 			 vk->info.subgroup_size >= 1 && vk->info.subgroup_size <= 128 &&
-			 !env_on("HALO_VK_NO_BLK");
+			 !vk_env_on("HALO_VK_NO_BLK");
 	vk->wg_matvec = 64;
 	if (vk->subgroup) {
 		uint32_t sg = vk->info.subgroup_size;
@@ -976,12 +984,13 @@ static int create_objects(struct vk_backend *vk)
 	return 0;
 }
 
-int backend_vk_new(struct engine_backend **out, int device, bool explicit_request)
+int backend_vk_new(struct engine_backend **out, int device, bool explicit_request,
+		   const struct backend_vk_opts *opts)
 {
 	struct vk_backend *vk;
 	char err[256];
 	uint32_t api;
-	bool validate = env_on("HALO_VK_VALIDATE");
+	bool validate = vk_env_on("HALO_VK_VALIDATE");
 	int rc;
 
 	*out = NULL;
@@ -1011,6 +1020,7 @@ int backend_vk_new(struct engine_backend **out, int device, bool explicit_reques
 	if ((rc = pick_device(vk, device, explicit_request)) < 0 ||
 	    (rc = create_device(vk)) < 0 || (rc = create_objects(vk)) < 0)
 		goto fail;
+	vk_pcache_open(vk, opts ? opts->cache_dir : NULL);
 	vk->err = 0;
 	vk->base.ops = &vk_ops;
 	vk->base.n_threads = 1;

@@ -19,14 +19,23 @@ struct vk_shader {
 extern const struct vk_shader vk_shaders[];
 extern const size_t vk_n_shaders;
 
+/* Options of backend_vk_new; NULL = all defaults. */
+struct backend_vk_opts {
+	const char *cache_dir;     /* pipeline cache directory; NULL = the XDG
+				    * default ($XDG_CACHE_HOME/halo-agent/vulkan,
+				    * else $HOME/.cache/...), "" = none */
+};
+
 /* Create the Vulkan backend on device `device` (an index of
  * engine_vk_probe's list).  explicit_request: the user asked for Vulkan, so
  * any device type is accepted (lavapipe included) and `device` is used as
  * given; otherwise (auto) only a discrete or integrated GPU is taken, the
  * first discrete one unless `device` > 0 names a GPU.  Errors:
  * ENGINE_EUNSUPPORTED (no loader, no such device, a device too old),
- * ENGINE_ENOMEM. */
-int backend_vk_new(struct engine_backend **out, int device, bool explicit_request);
+ * ENGINE_ENOMEM.  A pipeline cache that cannot be read or written is never
+ * an error: the backend then runs without one. */
+int backend_vk_new(struct engine_backend **out, int device, bool explicit_request,
+		   const struct backend_vk_opts *opts);
 
 /* Counters of this process, for tests and diagnostics. */
 struct vk_stats {
@@ -34,6 +43,10 @@ struct vk_stats {
 	uint64_t live_allocs;      /* vkAllocateMemory calls not yet freed */
 	uint64_t validation_msgs;  /* warnings and errors from the validation layer */
 	uint64_t submits, dispatches, replayed_chunks, recorded_chunks;
+	uint64_t pipelines;        /* vkCreateComputePipelines calls */
+	uint64_t pcache_loaded;    /* pipeline cache files accepted */
+	uint64_t pcache_rejected;  /* cache files present but refused (corrupt, foreign) */
+	uint64_t pcache_saved;     /* cache files written */
 };
 void backend_vk_stats(struct vk_stats *out);
 

@@ -25,9 +25,16 @@
  *    an aligned offset below their start, the remainder passed as a
  *    parameter, and ops over larger tensors are split into windows.
  * 6. Ops cannot return errors; the first one is kept and returned by
- *    sync(), and later ops are skipped. */
+ *    sync(), and later ops are skipped.
+ * 7. Pipelines are built through one VkPipelineCache per backend, seeded
+ *    from a file keyed by the device (vk_pcache.c) and written back at
+ *    free when its contents changed.  A file is handed to the driver only
+ *    after its checksum and its Vulkan header (vendor, device, UUID) are
+ *    checked; any problem means running without a cache, never an error. */
 #ifndef HALO_BACKEND_VK_INT_H
 #define HALO_BACKEND_VK_INT_H
+
+#include <stdatomic.h>
 
 #include "backend_vk.h"
 #include "vk_int.h"
@@ -93,6 +100,7 @@ struct vk_backend {
 	VkQueue queue;
 	uint32_t qfam;
 	struct engine_vk_device info;
+	VkPhysicalDeviceProperties props;
 	char name[300];
 	VkPhysicalDeviceMemoryProperties mp;
 	uint32_t mt_dev, mt_host;  /* memory types: device buffers, host buffers */
@@ -126,6 +134,10 @@ struct vk_backend {
 	struct vk_buf **blocks;
 	size_t n_blocks;
 	int err;                   /* first error of an op (note 6) */
+	VkPipelineCache pcache;    /* note 7; VK_NULL_HANDLE = none */
+	char *pcache_path;         /* its file; NULL = not saved */
+	void *pcache_seed;         /* the driver data it was created from */
+	size_t pcache_seed_len;
 };
 
 static inline struct vk_backend *vkb(struct engine_backend *be)
@@ -157,6 +169,19 @@ void vk_issue(struct vk_backend *vk, const char *name, const uint32_t spec[3],
 void vk_groups(struct vk_dispatch *d, uint64_t n);
 
 extern const struct engine_backend_ops vk_ops;
+
+/* Process counters of the pipeline cache (backend_vk_stats). */
+extern _Atomic uint64_t vk_n_pcache_loaded, vk_n_pcache_rejected, vk_n_pcache_saved;
+
+/* Whether environment switch `name` is set to something other than "0". */
+bool vk_env_on(const char *name);
+
+/* The pipeline cache (note 7, vk_pcache.c).  open: after the device is
+ * created; dir as backend_vk_opts.cache_dir.  Leaves vk->pcache
+ * VK_NULL_HANDLE when there is none; never fails.  close: saves it if it
+ * changed and destroys it (before the device). */
+void vk_pcache_open(struct vk_backend *vk, const char *dir);
+void vk_pcache_close(struct vk_backend *vk);
 
 /* The ops (backend_vk_ops.c). */
 void vk_op_get_rows(struct engine_backend *be, struct etensor *dst,

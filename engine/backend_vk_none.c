@@ -2,10 +2,12 @@
  * glslc: it refuses, so --backend auto falls back to the CPU. */
 #include "backend_vk.h"
 
-int backend_vk_new(struct engine_backend **out, int device, bool explicit_request)
+int backend_vk_new(struct engine_backend **out, int device, bool explicit_request,
+		   const struct backend_vk_opts *opts)
 {
 	(void)device;
 	(void)explicit_request;
+	(void)opts;
 	*out = NULL;
 	return engine_seterr(ENGINE_EUNSUPPORTED, "this halo-agent was built without the "
 			     "Vulkan backend (needs the Vulkan headers and glslc)");

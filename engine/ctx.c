@@ -9,6 +9,7 @@
  *    that carries an id outside the vocabulary, is refused before anything
  *    runs, so the cache is never left half-written by bad input.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,16 +44,18 @@ static void free_act(struct engine_ctx *c, struct etensor *t)
  * vulkan: device p->device whatever its type, or a clear error. */
 static int create_backend(struct engine_ctx *c, const struct engine_ctx_params *p)
 {
+	struct backend_vk_opts vo = { p->cache_dir };
+
 	switch (p->backend) {
 	case ENGINE_BACKEND_AUTO:
-		if (backend_vk_new(&c->be, p->device, false) == 0)
+		if (backend_vk_new(&c->be, p->device, false, &vo) == 0)
 			return 0;
 		engine_clearerr();
 		return backend_cpu_new(&c->be, p->n_threads);
 	case ENGINE_BACKEND_CPU:
 		return backend_cpu_new(&c->be, p->n_threads);
 	case ENGINE_BACKEND_VULKAN:
-		return backend_vk_new(&c->be, p->device, true);
+		return backend_vk_new(&c->be, p->device, true, &vo);
 	}
 	return engine_seterr(ENGINE_EINVAL, "unknown backend %d", (int)p->backend);
 }
@@ -60,7 +63,7 @@ static int create_backend(struct engine_ctx *c, const struct engine_ctx_params *
 int engine_ctx_new(struct engine_ctx **out, struct engine_model *m,
 		   const struct engine_ctx_params *params)
 {
-	struct engine_ctx_params defaults = ENGINE_CTX_PARAMS_INIT;
+	struct engine_ctx_params defaults = ENGINE_CTX_PARAMS_INIT, v1;
 	const struct hparams *hp = &m->hp;
 	struct engine_ctx *c;
 	struct ctx_bufs *b;
@@ -71,6 +74,13 @@ int engine_ctx_new(struct engine_ctx **out, struct engine_model *m,
 	*out = NULL;
 	if (params == NULL)
 		params = &defaults;
+	if (params->version == 1) {
+		/* a version-1 struct ends before cache_dir */
+		v1 = defaults;
+		memcpy(&v1, params, offsetof(struct engine_ctx_params, cache_dir));
+		v1.version = ENGINE_CTX_PARAMS_VERSION;
+		params = &v1;
+	}
 	if (params->version != ENGINE_CTX_PARAMS_VERSION)
 		return engine_seterr(ENGINE_EINVAL, "engine_ctx_params version %u unknown",
 				     params->version);

@@ -558,10 +558,15 @@ struct engine_ctx_params {
 	enum engine_backend_kind backend;
 	int device;              /* Vulkan device index */
 	bool logits_all;         /* keep logits of every token, not only the last */
+	/* since version 2: */
+	const char *cache_dir;   /* Vulkan pipeline cache directory; NULL =
+				  * $XDG_CACHE_HOME/halo-agent/vulkan (or
+				  * ~/.cache/...), "" = none */
 };
-#define ENGINE_CTX_PARAMS_VERSION 1
+#define ENGINE_CTX_PARAMS_VERSION 2
 #define ENGINE_CTX_PARAMS_INIT \
-	{ ENGINE_CTX_PARAMS_VERSION, 0, 512, 0, ENGINE_KV_F16, ENGINE_BACKEND_AUTO, 0, false }
+	{ ENGINE_CTX_PARAMS_VERSION, 0, 512, 0, ENGINE_KV_F16, ENGINE_BACKEND_AUTO, 0, false, \
+	  NULL }
 
 /* Create a context: the backend, the KV cache sized for n_ctx and every
  * buffer a forward pass needs, all allocated here and never per token.

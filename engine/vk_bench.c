@@ -22,7 +22,7 @@ int engine_vk_bandwidth(int device, size_t bytes, double *gbps)
 	int rc;
 
 	*gbps = 0;
-	if ((rc = backend_vk_new(&be, device, true)) < 0)
+	if ((rc = backend_vk_new(&be, device, true, NULL)) < 0)
 		return rc;
 	vk = vkb(be);
 	if (bytes > vk->max_range - vk->align)

@@ -35,6 +35,7 @@
 	X(vkCreateDescriptorSetLayout) X(vkDestroyDescriptorSetLayout) \
 	X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout) \
 	X(vkCreateComputePipelines) X(vkDestroyPipeline) \
+	X(vkCreatePipelineCache) X(vkDestroyPipelineCache) X(vkGetPipelineCacheData) \
 	X(vkCreateDescriptorPool) X(vkDestroyDescriptorPool) X(vkResetDescriptorPool) \
 	X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets) \
 	X(vkCreateCommandPool) X(vkDestroyCommandPool) X(vkAllocateCommandBuffers) \

@@ -173,7 +173,7 @@ static int setup(void **state)
 	const char *dev = getenv("HALO_VK_DEVICE");
 
 	(void)state;
-	if (backend_vk_new(&g_vk, dev ? atoi(dev) : 0, true) != 0) {
+	if (backend_vk_new(&g_vk, dev ? atoi(dev) : 0, true, NULL) != 0) {
 		print_message("no Vulkan device (%s): skipping\n", engine_errmsg());
 		g_vk = NULL;
 		return 0;
