@@ -14,6 +14,9 @@
  *                           whole-block one (matvec_blk.comp)
  *   HALO_VK_VALIDATE=1      VK_LAYER_KHRONOS_validation; every message is
  *                           printed and counted (backend_vk_stats)
+ *   HALO_VK_PROFILE=1       device time per shader from timestamp queries,
+ *                           a table to stderr when the backend is freed
+ *                           (vk_prof.c)
  *   HALO_VK_NO_PIPELINE_CACHE=1  no pipeline cache file (vk_pcache.c)
  * No switch for fp16: the shaders read f16 data with unpackHalf2x16 from
  * 32-bit words and compute in f32, so they need neither shaderFloat16 nor
@@ -239,6 +242,8 @@ static int record_chunk(struct vk_backend *vk, struct vk_chunk *c)
 	if ((rc = vk_check(vk, vk->f.vkBeginCommandBuffer(c->cmd, &bi),
 			   "vkBeginCommandBuffer")) < 0)
 		return rc;
+	if (vk->qpool)
+		vk_prof_record_begin(vk, c->cmd, (uint32_t)(c - vk->chunks), vk->n_pend);
 	/* Host writes (parameters, tensor_set) before the submit are visible
 	 * by the submit itself; earlier chunks' writes need the barriers the
 	 * dispatches carry. */
@@ -254,6 +259,8 @@ static int record_chunk(struct vk_backend *vk, struct vk_chunk *c)
 		vk->f.vkCmdBindDescriptorSets(c->cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
 					      vk->layout, 0, 1, &sets[i], 0, NULL);
 		vk->f.vkCmdDispatch(c->cmd, d->gx, d->gy, d->gz);
+		if (vk->qpool)
+			vk_prof_record_after(vk, c->cmd, (uint32_t)(c - vk->chunks), i);
 	}
 	/* results become visible to the host reads after the fence */
 	global_barrier(vk, c->cmd, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
@@ -296,6 +303,8 @@ static int flush(struct vk_backend *vk, bool wait)
 			return rc;
 		if ((rc = wait_idle(vk)) < 0)
 			return rc;
+		if (vk->qpool)
+			vk_prof_collect(vk, vk->cur);
 		/* the tracked writes stay: the next pass's first readers take a
 		 * barrier, as a fence orders nothing on the device */
 		vk->cur = 0;
@@ -377,6 +386,7 @@ static VkPipeline get_pipe(struct vk_backend *vk, const char *name, const uint32
 		return VK_NULL_HANDLE;
 	p->sh = sh;
 	memcpy(p->spec, spec, sizeof(p->spec));
+	p->prof_calls = p->prof_ticks = 0;
 	vk->n_pipes++;
 	return p->pipe;
 }
@@ -760,6 +770,9 @@ static void vk_free(struct engine_backend *be)
 		return;
 	if (vk->dev) {
 		vk->f.vkDeviceWaitIdle(vk->dev);
+		vk_prof_report(vk);
+		if (vk->qpool)
+			vk->f.vkDestroyQueryPool(vk->dev, vk->qpool, NULL);
 		vk_pcache_close(vk);
 		for (uint32_t i = 0; i < vk->n_pipes; i++)
 			vk->f.vkDestroyPipeline(vk->dev, vk->pipes[i].pipe, NULL);
@@ -919,7 +932,7 @@ static int create_device(struct vk_backend *vk)
 
 		vk->wg_matvec = sg < 8 ? 8 : sg > 64 ? 64 : sg;
 	}
-	return 0;
+	return vk_prof_init(vk, qf[vk->qfam].timestampValidBits);
 }
 
 static int create_objects(struct vk_backend *vk)
@@ -1017,6 +1030,7 @@ int backend_vk_new(struct engine_backend **out, int device, bool explicit_reques
 
 		vk->f.vkCreateDebugUtilsMessengerEXT(vk->inst, &mi, NULL, &vk->dbg);
 	}
+	vk->prof = (opts && opts->profile) || vk_env_on("HALO_VK_PROFILE");
 	if ((rc = pick_device(vk, device, explicit_request)) < 0 ||
 	    (rc = create_device(vk)) < 0 || (rc = create_objects(vk)) < 0)
 		goto fail;

@@ -24,6 +24,7 @@ struct backend_vk_opts {
 	const char *cache_dir;     /* pipeline cache directory; NULL = the XDG
 				    * default ($XDG_CACHE_HOME/halo-agent/vulkan,
 				    * else $HOME/.cache/...), "" = none */
+	bool profile;              /* time each dispatch (also HALO_VK_PROFILE=1) */
 };
 
 /* Create the Vulkan backend on device `device` (an index of
@@ -49,6 +50,17 @@ struct vk_stats {
 	uint64_t pcache_saved;     /* cache files written */
 };
 void backend_vk_stats(struct vk_stats *out);
+
+/* Device time per shader of a backend created with profiling, summed over
+ * every specialization of the shader: at most `max` rows, longest first;
+ * returns how many there are (0 when profiling is off or unsupported). */
+struct vk_prof_row {
+	const char *shader;        /* borrowed: the embedded shader's name */
+	uint64_t calls;
+	double ms;
+};
+size_t backend_vk_profile(const struct engine_backend *be, struct vk_prof_row *out,
+			  size_t max);
 
 /* Whether `be` is a Vulkan backend that took the subgroup path (tests). */
 bool backend_vk_uses_subgroups(const struct engine_backend *be);

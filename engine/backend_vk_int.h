@@ -30,7 +30,14 @@
  *    from a file keyed by the device (vk_pcache.c) and written back at
  *    free when its contents changed.  A file is handed to the driver only
  *    after its checksum and its Vulkan header (vendor, device, UUID) are
- *    checked; any problem means running without a cache, never an error. */
+ *    checked; any problem means running without a cache, never an error.
+ * 8. Profiling (vk_prof.c) is decided at creation.  With it, each chunk's
+ *    command buffer writes a timestamp before its first dispatch and one
+ *    after every dispatch, into the chunk's own range of one query pool;
+ *    a dispatch's time is the difference to the previous timestamp, so
+ *    overlapping work is never counted twice and the barriers before a
+ *    dispatch count as its time.  Results are read after each fence
+ *    wait.  Without profiling no query is recorded or read. */
 #ifndef HALO_BACKEND_VK_INT_H
 #define HALO_BACKEND_VK_INT_H
 
@@ -81,6 +88,7 @@ struct vk_pipe {
 	const struct vk_shader *sh;
 	uint32_t spec[3];
 	VkPipeline pipe;
+	uint64_t prof_calls, prof_ticks;   /* note 8 */
 };
 
 struct vk_weight {
@@ -138,6 +146,9 @@ struct vk_backend {
 	char *pcache_path;         /* its file; NULL = not saved */
 	void *pcache_seed;         /* the driver data it was created from */
 	size_t pcache_seed_len;
+	bool prof;                 /* note 8: profiling asked for */
+	VkQueryPool qpool;         /* VK_MAX_CHUNKS ranges of VK_CHUNK + 1 */
+	uint64_t ts_mask;          /* valid bits of a timestamp */
 };
 
 static inline struct vk_backend *vkb(struct engine_backend *be)
@@ -182,6 +193,19 @@ bool vk_env_on(const char *name);
  * changed and destroys it (before the device). */
 void vk_pcache_open(struct vk_backend *vk, const char *dir);
 void vk_pcache_close(struct vk_backend *vk);
+
+/* Profiling (note 8, vk_prof.c).  init: the query pool, when vk->prof and
+ * the queue writes timestamps (else a message and vk->prof off); returns
+ * an error only for a failed Vulkan call.  record_begin / record_after:
+ * the timestamps of chunk `chunk` in cmd.  collect: add the results of
+ * chunks [0, n_chunks), all completed.  report: the table to stderr. */
+int vk_prof_init(struct vk_backend *vk, uint32_t ts_valid_bits);
+void vk_prof_record_begin(struct vk_backend *vk, VkCommandBuffer cmd, uint32_t chunk,
+			  uint32_t n);
+void vk_prof_record_after(struct vk_backend *vk, VkCommandBuffer cmd, uint32_t chunk,
+			  uint32_t i);
+void vk_prof_collect(struct vk_backend *vk, uint32_t n_chunks);
+void vk_prof_report(struct vk_backend *vk);
 
 /* The ops (backend_vk_ops.c). */
 void vk_op_get_rows(struct engine_backend *be, struct etensor *dst,

@@ -18,6 +18,15 @@ void backend_vk_stats(struct vk_stats *out)
 	*out = (struct vk_stats){ 0 };
 }
 
+size_t backend_vk_profile(const struct engine_backend *be, struct vk_prof_row *out,
+			  size_t max)
+{
+	(void)be;
+	(void)out;
+	(void)max;
+	return 0;
+}
+
 bool backend_vk_uses_subgroups(const struct engine_backend *be)
 {
 	(void)be;

@@ -44,7 +44,7 @@ static void free_act(struct engine_ctx *c, struct etensor *t)
  * vulkan: device p->device whatever its type, or a clear error. */
 static int create_backend(struct engine_ctx *c, const struct engine_ctx_params *p)
 {
-	struct backend_vk_opts vo = { p->cache_dir };
+	struct backend_vk_opts vo = { p->cache_dir, p->profile };
 
 	switch (p->backend) {
 	case ENGINE_BACKEND_AUTO:

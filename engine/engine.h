@@ -562,11 +562,13 @@ struct engine_ctx_params {
 	const char *cache_dir;   /* Vulkan pipeline cache directory; NULL =
 				  * $XDG_CACHE_HOME/halo-agent/vulkan (or
 				  * ~/.cache/...), "" = none */
+	bool profile;            /* Vulkan: device time per shader, a table
+				  * to stderr when the context is freed */
 };
 #define ENGINE_CTX_PARAMS_VERSION 2
 #define ENGINE_CTX_PARAMS_INIT \
 	{ ENGINE_CTX_PARAMS_VERSION, 0, 512, 0, ENGINE_KV_F16, ENGINE_BACKEND_AUTO, 0, false, \
-	  NULL }
+	  NULL, false }
 
 /* Create a context: the backend, the KV cache sized for n_ctx and every
  * buffer a forward pass needs, all allocated here and never per token.
