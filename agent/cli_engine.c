@@ -117,6 +117,7 @@ int cli_engine_ctx(const char *cmd, const struct cli_engine_opts *o, struct engi
 	p.backend = o->backend;
 	p.device = o->device;
 	p.logits_all = logits_all;
+	p.profile = o->profile;
 	if (engine_ctx_new(c, m, &p) != 0)
 		return cli_fail("%s: %s", cmd, engine_errmsg());
 	return EXIT_OK;

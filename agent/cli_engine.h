@@ -29,6 +29,7 @@ struct cli_engine_opts {
 	int device;
 	enum engine_backend_kind backend;
 	enum engine_kv_type kv_type;
+	bool profile;             /* Vulkan device time per shader (bench --profile) */
 };
 
 void cli_engine_opts_init(struct cli_engine_opts *o, const struct app *app);

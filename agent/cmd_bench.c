@@ -7,7 +7,9 @@
  * and sample standard deviation over the repetitions.  For tg the achieved
  * memory bandwidth is the weight bytes read per token (engine_model_info's
  * bytes_per_token) times the tokens per second.  --json gives llama-bench's
- * record fields where they apply. */
+ * record fields where they apply.  --profile: the Vulkan backend prints its
+ * device time per shader, warm-up runs included, when the context is freed
+ * at the end. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -221,6 +223,7 @@ int cmd_bench(struct app *app, int argc, char **argv)
 		{ "backend", required_argument, NULL, CLI_OPT_BACKEND },
 		{ "device", required_argument, NULL, CLI_OPT_DEVICE },
 		{ "kv-type", required_argument, NULL, CLI_OPT_KV_TYPE },
+		{ "profile", no_argument, NULL, CLI_OPT_FIRST_FREE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -254,6 +257,9 @@ int cmd_bench(struct app *app, int argc, char **argv)
 				return cli_usage_error(argv[0], "-%c %llu is larger than %u", opt, v,
 						       opt == 'r' ? BENCH_MAX_REPS : BENCH_MAX_TOKENS);
 			*(opt == 'p' ? &n_prompt : opt == 'n' ? &n_gen : &reps) = v;
+			break;
+		case CLI_OPT_FIRST_FREE:
+			eo.profile = true;
 			break;
 		default: return cli_help_or_usage(argv[0], opt);
 		}

@@ -204,6 +204,8 @@ const struct cmd cli_commands[] = {
 	  "  --backend B             auto, cpu or vulkan (default: config engine.backend)\n"
 	  "  --device N              Vulkan device index\n"
 	  "  --kv-type T             KV cache type: f16 (default) or f32\n"
+	  "  --profile               Vulkan: device time per shader over all runs,\n"
+	  "                          a table on stderr at the end (= HALO_VK_PROFILE=1)\n"
 	  "  --json                  a list of records with llama-bench's fields\n"
 	  "                          (model_filename, model_size, model_n_params,\n"
 	  "                          backends, n_threads, n_prompt, n_gen, avg_ts,\n"
