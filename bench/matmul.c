@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 				struct engine_backend *be;
 				double res[2];
 
-				if (backend_cpu_new(&be, nt) < 0 || be->ops->reserve(be, (uint32_t)T_max, (uint32_t)K) < 0) {
+				if (backend_cpu_new(&be, nt) < 0 || be->ops->reserve(be, (uint32_t)T_max, (uint32_t)K, NULL) < 0) {
 					fprintf(stderr, "backend: %s\n", engine_errmsg());
 					return 1;
 				}

@@ -200,12 +200,14 @@ static int cpu_weights_prepare(struct engine_backend *be, struct engine_model *m
 	return 0;
 }
 
-static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t width)
+static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t width,
+		       const struct attn_params *attn)
 {
 	struct cpu_backend *c = cpu(be);
 	/* Q8_K is the largest activation format per element (292 B / 256). */
 	size_t need = (size_t)n_rows * (((size_t)width + 255) / 256) * 292 + 64;
 
+	(void)attn; /* attention scratch is per thread, of a fixed size */
 	if (need < (size_t)n_rows * width * sizeof(float))
 		need = (size_t)n_rows * width * sizeof(float);
 	if (c->attn_scratch == NULL) {

@@ -743,12 +743,14 @@ out:
 /* On CPU devices the mat-mul of quantized weights reads its activations
  * as f16 (half the loads, which cost per lane there): room for n_rows of
  * width of them. */
-static int vk_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t width)
+static int vk_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t width,
+		      const struct attn_params *attn)
 {
 	struct vk_backend *vk = vkb(be);
 	VkDeviceSize need = (VkDeviceSize)n_rows * width * 2;
 	int rc;
 
+	(void)attn;
 	if (!vk->blk_kernel || need <= vk->xh.size)
 		return 0;
 	wait_idle(vk);

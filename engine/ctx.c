@@ -69,6 +69,7 @@ int engine_ctx_new(struct engine_ctx **out, struct engine_model *m,
 	struct ctx_bufs *b;
 	enum quant_type kvt;
 	int64_t B, K, E, Fw, Frows, width;
+	struct attn_params attn;
 	int rc;
 
 	*out = NULL;
@@ -135,7 +136,10 @@ int engine_ctx_new(struct engine_ctx **out, struct engine_model *m,
 		width = Fw;
 	if ((int64_t)hp->n_head * hp->head_dim_v > width)
 		width = (int64_t)hp->n_head * hp->head_dim_v;
-	if ((rc = c->be->ops->reserve(c->be, (uint32_t)Frows, (uint32_t)width)) < 0)
+	attn = (struct attn_params){ .n_tokens = c->n_batch, .n_kv = c->n_ctx,
+				     .n_head = hp->n_head, .n_head_kv = hp->n_head_kv,
+				     .head_dim = hp->head_dim, .head_dim_v = hp->head_dim_v };
+	if ((rc = c->be->ops->reserve(c->be, (uint32_t)Frows, (uint32_t)width, &attn)) < 0)
 		goto fail;
 
 	kvt = params->kv_type == ENGINE_KV_F32 ? QT_F32 : QT_F16;

@@ -154,8 +154,11 @@ struct engine_backend_ops {
 	/* Make the model's weights usable (CPU: nothing; GPU: upload). */
 	int (*weights_prepare)(struct engine_backend *be, struct engine_model *m);
 	/* Size internal scratch for batches of up to n_rows rows of up to
-	 * `width` elements (called once per context, before any op). */
-	int (*reserve)(struct engine_backend *be, uint32_t n_rows, uint32_t width);
+	 * `width` elements, and for attention up to attn's shape (at most
+	 * attn->n_tokens queries over attn->n_kv cache positions; NULL: no
+	 * attention).  Called once per context, before any op. */
+	int (*reserve)(struct engine_backend *be, uint32_t n_rows, uint32_t width,
+		       const struct attn_params *attn);
 	/* Activation / cache storage, allocated once per context. */
 	int (*tensor_alloc)(struct engine_backend *be, struct etensor *t);
 	void (*tensor_free)(struct engine_backend *be, struct etensor *t);

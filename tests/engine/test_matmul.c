@@ -202,7 +202,7 @@ static void test_matmul_types(void **state)
 		struct engine_backend *be;
 
 		assert_int_equal(backend_cpu_new(&be, nt), 0);
-		assert_int_equal(be->ops->reserve(be, 200, 512), 0);
+		assert_int_equal(be->ops->reserve(be, 200, 512, NULL), 0);
 		for (int isa = 0; isa <= (int)caps.best; isa += (int)caps.best) {
 			assert_int_equal(engine_cpu_set_isa((enum engine_isa)isa), 0);
 			for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -251,7 +251,7 @@ static void test_matmul_r16(void **state)
 		struct engine_backend *be;
 
 		assert_int_equal(backend_cpu_new(&be, nt), 0);
-		assert_int_equal(be->ops->reserve(be, 200, 512), 0);
+		assert_int_equal(be->ops->reserve(be, 200, 512, NULL), 0);
 		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 			assert_non_null(rk->mm[types[i]]);
 			check_type(be, types[i], 512, nt == 1 ? 80 : 320, rk);

@@ -171,6 +171,9 @@ static void check(const char *what, struct pair *p, double tol)
 static int setup(void **state)
 {
 	const char *dev = getenv("HALO_VK_DEVICE");
+	/* the largest attention of the tests: 32 heads of 256 in one group */
+	const struct attn_params big = { .n_tokens = 64, .n_kv = 4096, .n_head = 32,
+					 .n_head_kv = 1, .head_dim = 256, .head_dim_v = 256 };
 
 	(void)state;
 	if (backend_vk_new(&g_vk, dev ? atoi(dev) : 0, true, NULL) != 0) {
@@ -179,8 +182,8 @@ static int setup(void **state)
 		return 0;
 	}
 	assert_int_equal(backend_cpu_new(&g_cpu, 2), 0);
-	assert_int_equal(g_cpu->ops->reserve(g_cpu, 64 * 8, 4096), 0);
-	assert_int_equal(g_vk->ops->reserve(g_vk, 64 * 8, 4096), 0);
+	assert_int_equal(g_cpu->ops->reserve(g_cpu, 64 * 8, 4096, &big), 0);
+	assert_int_equal(g_vk->ops->reserve(g_vk, 64 * 8, 4096, &big), 0);
 	return 0;
 }
 
