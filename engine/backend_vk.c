@@ -12,6 +12,9 @@
  *   HALO_VK_NO_BLK=1        on CPU devices, quantized weights through the
  *                           row-per-invocation kernel too, not the
  *                           whole-block one (matvec_blk.comp)
+ *   HALO_VK_ATT_GROUPS=N    split attention over long contexts into about
+ *                           N workgroups (default: 128 on GPUs, one per
+ *                           CPU on CPU devices); 0 never splits
  *   HALO_VK_VALIDATE=1      VK_LAYER_KHRONOS_validation; every message is
  *                           printed and counted (backend_vk_stats)
  *   HALO_VK_PROFILE=1       device time per shader from timestamp queries,
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend_vk_int.h"
 
@@ -740,26 +744,39 @@ out:
 	return rc;
 }
 
-/* On CPU devices the mat-mul of quantized weights reads its activations
- * as f16 (half the loads, which cost per lane there): room for n_rows of
- * width of them. */
-static int vk_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t width,
-		      const struct attn_params *attn)
+/* Make scratch buffer b at least `need` bytes (recorded chunks may name
+ * the one it replaces). */
+static int scratch_grow(struct vk_backend *vk, struct vk_buf *b, VkDeviceSize need)
 {
-	struct vk_backend *vk = vkb(be);
-	VkDeviceSize need = (VkDeviceSize)n_rows * width * 2;
 	int rc;
 
-	(void)attn;
-	if (!vk->blk_kernel || need <= vk->xh.size)
+	if (need <= b->size)
 		return 0;
 	wait_idle(vk);
 	for (uint32_t i = 0; i < VK_MAX_CHUNKS; i++)
 		vk->chunks[i].valid = false;
-	buf_free(vk, &vk->xh);
-	rc = buf_alloc(vk, &vk->xh, need, false);
+	buf_free(vk, b);
+	rc = buf_alloc(vk, b, need, false);
 	vk->err = 0;
 	return rc;
+}
+
+/* On CPU devices the mat-mul of quantized weights reads its activations
+ * as f16 (half the loads, which cost per lane there): room for n_rows of
+ * width of them.  Attention over long contexts splits the keys into
+ * chunks whose partial results go to att_part (vk_attention_scratch). */
+static int vk_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t width,
+		      const struct attn_params *attn)
+{
+	struct vk_backend *vk = vkb(be);
+	int rc;
+
+	if (vk->blk_kernel &&
+	    (rc = scratch_grow(vk, &vk->xh, (VkDeviceSize)n_rows * width * 2)) < 0)
+		return rc;
+	if (attn && (rc = scratch_grow(vk, &vk->att_part, vk_attention_scratch(vk, attn))) < 0)
+		return rc;
+	return 0;
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -793,6 +810,7 @@ static void vk_free(struct engine_backend *be)
 		buf_free(vk, &vk->staging);
 		buf_free(vk, &vk->dummy);
 		buf_free(vk, &vk->xh);
+		buf_free(vk, &vk->att_part);
 		if (vk->layout)
 			vk->f.vkDestroyPipelineLayout(vk->dev, vk->layout, NULL);
 		if (vk->dsl)
@@ -928,6 +946,21 @@ static int create_device(struct vk_backend *vk)
 	vk->blk_kernel = vk->rows_kernel && vk->subgroup &&
 			 vk->info.subgroup_size >= 1 && vk->info.subgroup_size <= 128 &&
 			 !vk_env_on("HALO_VK_NO_BLK");
+	/* split attention (backend_vk_ops.c): on GPUs, a guess of 128
+	 * workgroups keeps most units busy; lavapipe runs one thread per CPU,
+	 * and a split costs it 5-15% more time where no thread was idle, so
+	 * there it splits only to occupy idle threads */
+	vk->att_groups = 128;
+	if (strcmp(vk->info.type, "cpu") == 0) {
+		long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		vk->att_groups = n_cpu > 0 && n_cpu < 1024 ? (uint32_t)n_cpu : 1;
+	}
+	if (getenv("HALO_VK_ATT_GROUPS")) {
+		unsigned long g = strtoul(getenv("HALO_VK_ATT_GROUPS"), NULL, 10);
+
+		vk->att_groups = g < 65536 ? (uint32_t)g : 65536;
+	}
 	vk->wg_matvec = 64;
 	if (vk->subgroup) {
 		uint32_t sg = vk->info.subgroup_size;

@@ -117,6 +117,7 @@ struct vk_backend {
 	bool rows_kernel;          /* mat-vec with one row per invocation (CPU devices) */
 	bool blk_kernel;           /* whole-block form for quantized weights */
 	uint32_t wg_matvec;        /* workgroup size of the mat-vec */
+	uint32_t att_groups;       /* workgroups split attention aims for; 0: no split */
 	VkDeviceSize align, max_range;
 	VkDescriptorSetLayout dsl;
 	VkPipelineLayout layout;
@@ -137,6 +138,7 @@ struct vk_backend {
 	struct vk_buf staging;     /* without zero copy */
 	struct vk_buf dummy;       /* bound where a shader's binding is unused */
 	struct vk_buf xh;          /* activations as f16 for matvec_blk (reserve) */
+	struct vk_buf att_part;    /* partials of split attention (reserve) */
 	struct vk_weight *w;
 	size_t n_w;
 	struct vk_buf **blocks;
@@ -178,6 +180,10 @@ void vk_issue(struct vk_backend *vk, const char *name, const uint32_t spec[3],
 
 /* Groups for n workgroups: x up to 65535, the rest in y. */
 void vk_groups(struct vk_dispatch *d, uint64_t n);
+
+/* Bytes of att_part that attention up to shape a needs (0: it never
+ * splits). */
+VkDeviceSize vk_attention_scratch(const struct vk_backend *vk, const struct attn_params *a);
 
 extern const struct engine_backend_ops vk_ops;
 

@@ -7,7 +7,18 @@
  * Mat-mul strategy: up to 8 tokens, the mat-vec shader with one column per
  * token (each weight read once for the whole batch); more, the tiled
  * shader.  Weights larger than one binding are split into windows of rows;
- * batches whose activations exceed one binding into slices of tokens. */
+ * batches whose activations exceed one binding into slices of tokens.
+ *
+ * Attention strategy: one workgroup per (KV head, token, slice of up to 8
+ * heads of the GQA group) walks every visible key.  When that is fewer
+ * workgroups than the device wants (att_groups: decode with few KV heads)
+ * and the batch sees ATT_SPLIT_MIN_KV keys or more, the keys it sees are
+ * cut into chunks (flash-decoding): a workgroup per chunk writes partial
+ * results to att_part, and attention_combine merges them.  The number of
+ * chunk slots dispatched depends on the shape and the cache size only;
+ * the number and width of the chunks, on the position (parameters): a
+ * recorded decode step replays at the next position, except once, where
+ * the context reaches ATT_SPLIT_MIN_KV and attention starts splitting. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +35,10 @@
 #define ATT_MAXG 8       /* attention.comp MAXG, MAXQ, DPT */
 #define ATT_MAXQ 2048
 #define ATT_MAX_HD 256
+#define ATT_SPLIT_MIN_KV 512   /* visible keys from which attention splits */
+#define ATT_CHUNK 256          /* keys per chunk, unless the slots run out */
+#define ATT_SPLIT_MAX 32       /* chunk slots per (KV head, token, head slice) */
+#define ATT_SPLIT_TOKENS 8     /* larger batches have workgroups enough */
 
 static const char *type_tag(enum quant_type t)
 {
@@ -597,6 +612,72 @@ void vk_op_rope_qkv(struct engine_backend *be, struct etensor *q, const struct e
 		   pos0, n_tokens);
 }
 
+/* Chunk slots per (KV head, token, head slice) of split attention over a
+ * cache of n_ctx positions, for a shape of `groups` unsplit workgroups; 0:
+ * never split.  From the cache size, not the position, so that it holds
+ * for every step a recorded pass is replayed at. */
+static uint32_t att_slots(const struct vk_backend *vk, uint32_t n_ctx, uint32_t n_tokens,
+			  uint32_t groups)
+{
+	uint32_t s = (vk->att_groups + groups - 1) / groups;
+	uint32_t by_ctx = (n_ctx + ATT_CHUNK - 1) / ATT_CHUNK;
+
+	if (n_tokens > ATT_SPLIT_TOKENS || n_ctx < ATT_SPLIT_MIN_KV)
+		return 0;
+	if (s > by_ctx)
+		s = by_ctx;
+	if (s > ATT_SPLIT_MAX)
+		s = ATT_SPLIT_MAX;
+	return s >= 2 ? s : 0;
+}
+
+static VkDeviceSize att_part_bytes(uint32_t n_tokens, uint32_t n_head, uint32_t hdv,
+				   uint32_t slots)
+{
+	return (VkDeviceSize)n_tokens * n_head * slots * (hdv + 2) * 4;
+}
+
+VkDeviceSize vk_attention_scratch(const struct vk_backend *vk, const struct attn_params *a)
+{
+	const uint32_t group = a->n_head_kv ? a->n_head / a->n_head_kv : 0;
+	const uint32_t slices = (group + ATT_MAXG - 1) / ATT_MAXG;
+	VkDeviceSize most = 0;
+
+	for (uint32_t n = 1; n <= a->n_tokens && n <= ATT_SPLIT_TOKENS && slices; n++) {
+		uint32_t s = att_slots(vk, a->n_kv, n, a->n_head_kv * n * slices);
+		VkDeviceSize b = att_part_bytes(n, a->n_head, a->head_dim_v, s);
+
+		if (b > most)
+			most = b;
+	}
+	return most;
+}
+
+/* The second pass of split attention: the partials of `chunks` chunks
+ * (records of `slots`) into out. */
+static void att_combine(struct vk_backend *vk, struct etensor *out, struct vk_buf *ob,
+			VkDeviceSize oo, const struct attn_params *p, uint32_t chunks,
+			uint32_t slots)
+{
+	struct vk_dispatch d = { 0 };
+	uint32_t P[8], spec[3] = { 0 };
+
+	P[0] = p->n_tokens;
+	P[1] = p->n_head;
+	P[2] = p->head_dim_v;
+	P[3] = chunks;
+	P[4] = slots;
+	P[5] = vk_bind(vk, &d, 1, &vk->att_part, 0, att_part_bytes(p->n_tokens, p->n_head,
+					p->head_dim_v, slots)) / 4;
+	P[6] = vk_bind(vk, &d, 2, ob, oo, (VkDeviceSize)(p->n_tokens - 1) * out->nb1 +
+		       (VkDeviceSize)p->n_head * p->head_dim_v * 4) / 4;
+	P[7] = (uint32_t)row_elems(out);
+	d.gx = p->n_head;
+	d.gy = p->n_tokens;
+	d.gz = 1;
+	vk_issue(vk, "attention_combine", spec, &d, 1u << 2, P, 8);
+}
+
 void vk_op_attention(struct engine_backend *be, struct etensor *out,
 		     const struct etensor *q, const struct etensor *kc,
 		     const struct etensor *vc, const struct attn_params *p)
@@ -604,10 +685,14 @@ void vk_op_attention(struct engine_backend *be, struct etensor *out,
 	struct vk_backend *vk = vkb(be);
 	const uint32_t group = p->n_head / p->n_head_kv;
 	const uint32_t gslice = group < ATT_MAXG ? group : ATT_MAXG;
+	const uint32_t slices = (group + ATT_MAXG - 1) / ATT_MAXG;
+	/* the keys visible to some query of the batch: [kv0, n_kv) */
+	const uint32_t n_kv = p->pos0 + p->n_tokens;
+	const uint32_t kv0 = p->window && p->pos0 + 1 > p->window ? p->pos0 + 1 - p->window : 0;
 	VkDeviceSize qo, ko, vo, oo;
 	struct vk_buf *qb, *kb, *vb, *ob;
 	struct vk_dispatch d = { 0 };
-	uint32_t P[15], spec[3] = { 0 };
+	uint32_t P[19] = { 0 }, spec[3] = { 0 }, slots;
 
 	if (vk->err)
 		return;
@@ -637,12 +722,34 @@ void vk_op_attention(struct engine_backend *be, struct etensor *out,
 	P[10] = (uint32_t)kc->ne[0];
 	P[11] = vk_bind(vk, &d, 3, vb, vo, (VkDeviceSize)etensor_rows(vc) * vc->nb1) / 4;
 	P[12] = (uint32_t)vc->ne[0];
+	d.gx = p->n_head_kv;
+	d.gy = p->n_tokens;
+	slots = att_slots(vk, (uint32_t)etensor_rows(kc), p->n_tokens,
+			  p->n_head_kv * p->n_tokens * slices);
+	if (slots && n_kv - kv0 >= ATT_SPLIT_MIN_KV &&
+	    att_part_bytes(p->n_tokens, p->n_head, p->head_dim_v, slots) <= vk->att_part.size) {
+		/* chunks of about ATT_CHUNK keys, fewer and wider when the
+		 * slots run out */
+		uint32_t chunks = (n_kv - kv0 + ATT_CHUNK - 1) / ATT_CHUNK;
+
+		if (chunks > slots)
+			chunks = slots;
+		P[13] = vk_bind(vk, &d, 4, &vk->att_part, 0, att_part_bytes(p->n_tokens,
+				p->n_head, p->head_dim_v, slots)) / 4;
+		P[15] = (n_kv - kv0 + chunks - 1) / chunks;
+		P[16] = slots;
+		P[17] = chunks;
+		P[18] = kv0;
+		d.gz = slices * slots;
+		vk_issue(vk, kc->type == QT_F16 ? "attention_split_f16" : "attention_split_f32",
+			 spec, &d, 1u << 4, P, 19);
+		att_combine(vk, out, ob, oo, p, chunks, slots);
+		return;
+	}
 	P[13] = vk_bind(vk, &d, 4, ob, oo, (VkDeviceSize)(p->n_tokens - 1) * out->nb1 +
 			(VkDeviceSize)p->n_head * p->head_dim_v * 4) / 4;
 	P[14] = (uint32_t)row_elems(out);
-	d.gx = p->n_head_kv;
-	d.gy = p->n_tokens;
-	d.gz = (group + ATT_MAXG - 1) / ATT_MAXG;
+	d.gz = slices;
 	vk_issue(vk, kc->type == QT_F16 ? "attention_f16" : "attention_f32", spec, &d,
 		 1u << 4, P, 15);
 }

@@ -176,6 +176,8 @@ static int setup(void **state)
 					 .n_head_kv = 1, .head_dim = 256, .head_dim_v = 256 };
 
 	(void)state;
+	/* split attention as on GPUs, so the same cases split on every device */
+	setenv("HALO_VK_ATT_GROUPS", "128", 1);
 	if (backend_vk_new(&g_vk, dev ? atoi(dev) : 0, true, NULL) != 0) {
 		print_message("no Vulkan device (%s): skipping\n", engine_errmsg());
 		g_vk = NULL;
@@ -467,10 +469,14 @@ static void test_rope_qkv(void **state)
 }
 
 /* kv_store then attention, against a cache already holding pos0 rows. */
+
+/* kv_store then attention, against a cache of n_ctx rows already holding
+ * pos0; `split`: the Vulkan backend must take the split (two-pass) path. */
 static void one_attention(enum quant_type kvt, uint32_t n_head, uint32_t n_kv,
-			  uint32_t hd, uint32_t pos0, uint32_t n, uint32_t window)
+			  uint32_t hd, uint32_t pos0, uint32_t n, uint32_t window,
+			  uint32_t n_ctx, bool split)
 {
-	const uint32_t n_ctx = 80;
+	struct vk_stats s0, s1;
 	float *q = malloc((size_t)n_head * hd * n * 4), *k = malloc((size_t)n_kv * hd * n_ctx * 4);
 	float *v = malloc((size_t)n_kv * hd * n_ctx * 4);
 	struct pair pq, pk, pv, kc, vc, po, pk0, pv0;
@@ -498,9 +504,15 @@ static void one_attention(enum quant_type kvt, uint32_t n_head, uint32_t n_kv,
 	snprintf(what, sizeof(what), "kv_store %s", quant_type_name(kvt));
 	check(what, &kc, 1e-12);
 	g_cpu->ops->attention(g_cpu, &po.c, &pq.c, &kc.c, &vc.c, &ap);
+	backend_vk_stats(&s0);
 	g_vk->ops->attention(g_vk, &po.v, &pq.v, &kc.v, &vc.v, &ap);
-	snprintf(what, sizeof(what), "attention %s heads %u/%u hd %u pos0 %u n %u window %u",
-		 quant_type_name(kvt), n_head, n_kv, hd, pos0, n, window);
+	backend_vk_stats(&s1);
+	snprintf(what, sizeof(what), "attention %s heads %u/%u hd %u pos0 %u n %u window %u%s",
+		 quant_type_name(kvt), n_head, n_kv, hd, pos0, n, window, split ? " split" : "");
+	/* split: the chunks' pass and the combining one */
+	if (s1.dispatches - s0.dispatches != (split ? 2u : 1u))
+		fail_msg("%s: %llu dispatches", what,
+			 (unsigned long long)(s1.dispatches - s0.dispatches));
 	check(what, &po, 1e-9);
 	pair_free(&pq);
 	pair_free(&pk);
@@ -519,12 +531,110 @@ static void test_attention(void **state)
 {
 	(void)state;
 	NEED_VK();
-	one_attention(QT_F32, 4, 4, 16, 0, 1, 0);
-	one_attention(QT_F16, 8, 2, 32, 0, 7, 0);
-	one_attention(QT_F16, 8, 2, 32, 9, 1, 0);
-	one_attention(QT_F32, 12, 1, 64, 5, 3, 0);  /* group of 12: two slices */
-	one_attention(QT_F16, 4, 2, 64, 10, 33, 8); /* sliding window */
-	one_attention(QT_F32, 2, 1, 128, 70, 2, 0); /* two key tiles */
+	one_attention(QT_F32, 4, 4, 16, 0, 1, 0, 80, false);
+	one_attention(QT_F16, 8, 2, 32, 0, 7, 0, 80, false);
+	one_attention(QT_F16, 8, 2, 32, 9, 1, 0, 80, false);
+	one_attention(QT_F32, 12, 1, 64, 5, 3, 0, 80, false);  /* group of 12: two slices */
+	one_attention(QT_F16, 4, 2, 64, 10, 33, 8, 80, false); /* sliding window */
+	one_attention(QT_F32, 2, 1, 128, 70, 2, 0, 80, false); /* two key tiles */
+}
+
+/* Long contexts with few workgroups: the visible keys cut into chunks of
+ * about 256 (backend_vk_ops.c), partials merged by a second pass.  The
+ * counts of visible keys are not multiples of 256 unless said. */
+static void test_attention_split(void **state)
+{
+	(void)state;
+	NEED_VK();
+	/* TinyLlama decode: 8 chunks spread over 16 slots */
+	one_attention(QT_F16, 32, 4, 64, 2000, 1, 0, 4096, true);
+	one_attention(QT_F32, 4, 1, 128, 1000, 3, 0, 1016, true);  /* group of 4 */
+	one_attention(QT_F16, 12, 1, 64, 3000, 1, 0, 3013, true);  /* group of 12: two slices */
+	one_attention(QT_F32, 2, 2, 64, 1500, 3, 0, 1516, true);   /* group of 1 */
+	one_attention(QT_F16, 8, 2, 128, 2047, 1, 0, 2060, true);  /* 2048 keys: 8 x 256 */
+	one_attention(QT_F16, 16, 16, 64, 3000, 1, 0, 3013, true); /* 8 slots: chunks of 376 */
+	one_attention(QT_F32, 4, 4, 64, 511, 1, 0, 600, true);     /* 512 keys: the least split */
+	one_attention(QT_F32, 4, 4, 64, 510, 1, 0, 600, false);    /* 511: not split */
+	/* sliding windows: chunks over the window only; a short one never splits */
+	one_attention(QT_F16, 8, 2, 64, 1290, 3, 100, 1400, false);
+	one_attention(QT_F32, 8, 2, 128, 2500, 2, 700, 2600, true);
+	one_attention(QT_F16, 4, 4, 64, 1500, 8, 600, 1600, true);
+	one_attention(QT_F16, 4, 4, 64, 600, 8, 0, 700, true);     /* the largest split batch */
+	one_attention(QT_F16, 4, 4, 64, 600, 9, 0, 700, false);    /* larger: not split */
+}
+
+/* A decode loop as the model runs it: one token stored and attended at
+ * each position with the same tensors, so each step replays the command
+ * buffer recorded by the step before (only the parameters change), across
+ * the position where attention starts splitting and across chunk widths. */
+static void test_attention_replay(void **state)
+{
+	/* 32 KV heads: 4 slots; 2 to 4 chunks of 256 keys or less */
+	const uint32_t n_head = 32, n_kv = 32, hd = 64, n_ctx = 1200, start = 500, steps = 24;
+	const uint32_t w = n_kv * hd;
+	float *k = malloc((size_t)w * n_ctx * 4), *v = malloc((size_t)w * n_ctx * 4);
+	float *q = malloc((size_t)n_head * hd * 4);
+	struct pair pq, pk, pv, pk0, pv0, kc, vc, po;
+	struct vk_stats s0, s1;
+	char what[96];
+
+	(void)state;
+	NEED_VK();
+	fill_f32(k, (size_t)w * n_ctx, 1.0f);
+	fill_f32(v, (size_t)w * n_ctx, 1.0f);
+	pair_new(&pk0, QT_F32, w, start, k);
+	pair_new(&pv0, QT_F32, w, start, v);
+	pair_new(&pq, QT_F32, n_head * hd, 1, NULL);
+	pair_new(&pk, QT_F32, w, 1, NULL);
+	pair_new(&pv, QT_F32, w, 1, NULL);
+	pair_new(&kc, QT_F16, w, n_ctx, NULL);
+	pair_new(&vc, QT_F16, w, n_ctx, NULL);
+	pair_new(&po, QT_F32, n_head * hd, 1, NULL);
+	g_cpu->ops->kv_store(g_cpu, &kc.c, &vc.c, &pk0.c, &pv0.c, 0, start);
+	g_vk->ops->kv_store(g_vk, &kc.v, &vc.v, &pk0.v, &pv0.v, 0, start);
+	assert_int_equal(g_vk->ops->sync(g_vk), 0);
+	backend_vk_stats(&s0);
+	for (uint32_t i = 0; i < steps; i++) {
+		/* 500..510: whole; 511..: split */
+		uint32_t pos = i < 14 ? start + i : start + 13 + (i - 13) * 53;
+		struct attn_params ap = { 1, pos + 1, pos, n_head, n_kv, hd, hd, 0,
+					  1.0f / sqrtf((float)hd) };
+		struct pair *src[] = { &pq, &pk, &pv };
+		const float *from[] = { NULL, k + (size_t)pos * w, v + (size_t)pos * w };
+
+		fill_f32(q, (size_t)n_head * hd, 1.0f);
+		from[0] = q;
+		for (int j = 0; j < 3; j++) {
+			memcpy(src[j]->c.data, from[j], src[j]->bytes);
+			assert_int_equal(g_vk->ops->tensor_set(g_vk, &src[j]->v, from[j], 0,
+							       src[j]->bytes), 0);
+		}
+		g_cpu->ops->kv_store(g_cpu, &kc.c, &vc.c, &pk.c, &pv.c, pos, 1);
+		g_vk->ops->kv_store(g_vk, &kc.v, &vc.v, &pk.v, &pv.v, pos, 1);
+		g_cpu->ops->attention(g_cpu, &po.c, &pq.c, &kc.c, &vc.c, &ap);
+		g_vk->ops->attention(g_vk, &po.v, &pq.v, &kc.v, &vc.v, &ap);
+		snprintf(what, sizeof(what), "attention replayed at %u", pos);
+		check(what, &po, 1e-9);
+	}
+	backend_vk_stats(&s1);
+	print_message("  %llu of %u steps recorded, %llu replayed\n",
+		      (unsigned long long)(s1.recorded_chunks - s0.recorded_chunks), steps,
+		      (unsigned long long)(s1.replayed_chunks - s0.replayed_chunks));
+	/* recorded: the first step, the switch to the split path and the step
+	 * after it (whose barriers now follow a split pass), one to spare */
+	assert_true(s1.recorded_chunks - s0.recorded_chunks <= 4);
+	assert_true(s1.replayed_chunks - s0.replayed_chunks >= steps - 4);
+	pair_free(&pq);
+	pair_free(&pk);
+	pair_free(&pv);
+	pair_free(&pk0);
+	pair_free(&pv0);
+	pair_free(&kc);
+	pair_free(&vc);
+	pair_free(&po);
+	free(q);
+	free(k);
+	free(v);
 }
 
 static void test_moe(void **state)
@@ -609,6 +719,8 @@ int main(void)
 		cmocka_unit_test(test_rope),
 		cmocka_unit_test(test_rope_qkv),
 		cmocka_unit_test(test_attention),
+		cmocka_unit_test(test_attention_split),
+		cmocka_unit_test(test_attention_replay),
 		cmocka_unit_test(test_moe),
 	};
 
