@@ -1102,6 +1102,7 @@ const struct engine_backend_ops vk_ops = {
 	.rope = vk_op_rope,
 	.kv_store = vk_op_kv_store,
 	.rope_qkv = vk_op_rope_qkv,
+	.top_k = vk_op_top_k,
 	.attention = vk_op_attention,
 	.moe_route = vk_op_moe_route,
 	.moe_matmul = vk_op_moe_matmul,

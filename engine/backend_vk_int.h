@@ -233,6 +233,8 @@ void vk_op_rope(struct engine_backend *be, struct etensor *x,
 		const struct etensor *pos, uint32_t n_tokens, uint32_t n_heads,
 		uint32_t head_dim, uint32_t n_dims, enum rope_mode mode,
 		float base, float pos_scale, const struct etensor *freq_factors);
+void vk_op_top_k(struct engine_backend *be, struct etensor *out, const struct etensor *logits,
+		 uint32_t k);
 void vk_op_rope_qkv(struct engine_backend *be, struct etensor *q, const struct etensor *k,
 		    const struct etensor *v, struct etensor *kcache, struct etensor *vcache,
 		    const struct etensor *pos, const struct rope_params *rp,

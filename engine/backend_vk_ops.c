@@ -527,6 +527,34 @@ void vk_op_kv_store(struct engine_backend *be, struct etensor *kcache,
 	kv_copy(vkb(be), vcache, v, pos0, n_tokens);
 }
 
+void vk_op_top_k(struct engine_backend *be, struct etensor *out, const struct etensor *logits,
+		 uint32_t k)
+{
+	struct vk_backend *vk = vkb(be);
+	const uint32_t n = (uint32_t)logits->ne[0];
+	VkDeviceSize lo, oo;
+	struct vk_buf *lb, *ob;
+	struct vk_dispatch d = { 0 };
+	uint32_t P[4], spec[3] = { 0 };
+
+	if (vk->err || k == 0)
+		return;
+	if (k > ENGINE_TOPK_MAX || out->ne[0] < 2 * (int64_t)k) {
+		vk_fail(vk, ENGINE_EINVAL, "top-k: k above the output's room");
+		return;
+	}
+	lb = vk_locate(vk, logits, &lo);
+	ob = vk_locate(vk, out, &oo);
+	if (!lb || !ob)
+		return;
+	P[0] = n;
+	P[1] = vk_bind(vk, &d, 1, lb, lo, n * 4ull) / 4;
+	P[2] = k;
+	P[3] = vk_bind(vk, &d, 2, ob, oo, 2ull * k * 4) / 4;
+	d.gx = d.gy = d.gz = 1;
+	vk_issue(vk, "topk", spec, &d, 1u << 2, P, 4);
+}
+
 /* rope_fused.comp over x's heads (q in place), or with kc: x's k heads and
  * v's heads into the caches (STORE). */
 static void rope_fused(struct vk_backend *vk, struct etensor *x, const struct etensor *v,

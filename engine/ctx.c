@@ -122,7 +122,8 @@ int engine_ctx_new(struct engine_ctx **out, struct engine_model *m,
 	    (rc = alloc_act(c, &b->ffa, QT_F32, Fw, Frows, "ffa")) < 0 ||
 	    (rc = alloc_act(c, &b->ffb, QT_F32, Fw, Frows, "ffb")) < 0 ||
 	    (rc = alloc_act(c, &b->logits, QT_F32, hp->n_vocab, c->logits_all ? B : 1,
-			    "logits")) < 0)
+			    "logits")) < 0 ||
+	    (rc = alloc_act(c, &b->topk, QT_I32, 2 * ENGINE_TOPK_MAX, 1, "topk")) < 0)
 		goto fail;
 	if (hp->n_expert &&
 	    ((rc = alloc_act(c, &b->moe_out, QT_F32, E, Frows, "moe_out")) < 0 ||
@@ -185,7 +186,7 @@ void engine_ctx_free(struct engine_ctx *c)
 		struct etensor *all[] = { &b->ids, &b->pos, &b->x, &b->xn, &b->tmp, &b->q,
 					  &b->k, &b->v, &b->attn, &b->ffa, &b->ffb,
 					  &b->moe_out, &b->router, &b->moe_w, &b->moe_ids,
-					  &b->logits };
+					  &b->logits, &b->topk };
 
 		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 			free_act(c, all[i]);
@@ -238,6 +239,26 @@ const float *engine_ctx_logits(const struct engine_ctx *c, size_t *n_rows)
 	if (n_rows)
 		*n_rows = c->n_logit_rows;
 	return c->logits;
+}
+
+int engine_ctx_set_device_topk(struct engine_ctx *c, uint32_t k)
+{
+	if (k > ENGINE_TOPK_MAX)
+		return engine_seterr(ENGINE_EINVAL, "device top-k: %u is above %d", k,
+				     ENGINE_TOPK_MAX);
+	if (k && (c->be->ops->top_k == NULL || c->logits_all))
+		return engine_seterr(ENGINE_EUNSUPPORTED, "device top-k: not with the %s backend%s",
+				     c->be->ops->name, c->logits_all ? " and every row's logits" : "");
+	c->dev_k = k;
+	c->n_topk = 0;
+	return 0;
+}
+
+size_t engine_ctx_topk(const struct engine_ctx *c, const int32_t **ids, const float **vals)
+{
+	*ids = c->topk_ids;
+	*vals = c->topk_vals;
+	return c->n_topk;
 }
 
 uint32_t engine_ctx_pos(const struct engine_ctx *c)

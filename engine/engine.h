@@ -596,6 +596,20 @@ void engine_ctx_reset(struct engine_ctx *c);
 /* Drop the positions from `pos` on (pos <= current). */
 int engine_ctx_truncate(struct engine_ctx *c, uint32_t pos);
 
+/* Device-side candidate selection: with k > 0 (<= ENGINE_TOPK_MAX) each
+ * decode leaves, instead of the logits row, the k largest finite logits
+ * and their ids (larger first, lower id on ties), picked by the backend,
+ * so a GPU sends back 2k words, not n_vocab floats; engine_ctx_logits()
+ * then has no rows.  0 turns it off.  ENGINE_EUNSUPPORTED where the
+ * backend cannot (the CPU backend: its logits are host memory anyway) or
+ * the context keeps every row's logits. */
+#define ENGINE_TOPK_MAX 64
+int engine_ctx_set_device_topk(struct engine_ctx *c, uint32_t k);
+
+/* The candidates of the last decode with device top-k on: their count
+ * (up to k; fewer where fewer logits are finite), ids and values. */
+size_t engine_ctx_topk(const struct engine_ctx *c, const int32_t **ids, const float **vals);
+
 /* ==== sampling (engine/sample.c) ====================================== */
 
 /* A sampler turns one row of logits into a token id.  The chain, in order
@@ -663,6 +677,18 @@ void engine_sampler_accept(struct engine_sampler *s, int32_t id);
  * it.  ENGINE_EINVAL when no logit is finite. */
 int engine_sampler_sample(struct engine_sampler *s, const float *logits, int32_t *out);
 
+/* How many of a row's best logits this sampler's chain can ever keep when
+ * it needs no other logit: 1 for greedy, top_k for a top-k chain of at
+ * most ENGINE_TOPK_MAX; 0 where it needs the whole row (penalties change
+ * logits before the selection, or no top-k).  For engine_ctx_set_device_topk. */
+uint32_t engine_sampler_device_k(const struct engine_sampler *s);
+
+/* engine_sampler_sample from the n best candidates of a row (as
+ * engine_ctx_topk gives them, n <= the sampler's device_k): the same id,
+ * and the same random draw, as from the whole row. */
+int engine_sampler_sample_top(struct engine_sampler *s, const int32_t *ids, const float *vals,
+			      size_t n, int32_t *out);
+
 /* Steps 1-5 of the chain without the draw: the kept candidates in
  * descending order of logit, *n_out of them (one for greedy).  Borrowed,
  * valid until the next call on s.  For tests and for showing
@@ -719,7 +745,11 @@ struct engine_gen_result {
  * without its last id (decode that id to continue the sequence).  With
  * n_predict > 0, n_prompt + n_predict must fit the free positions of c,
  * else ENGINE_EINVAL before anything runs.  params may be NULL.  The
- * sampler must have the model's n_vocab.  On error *out still holds the
+ * sampler must have the model's n_vocab.  Where the sampler's chain needs
+ * only a row's best k logits (engine_sampler_device_k) and the backend can
+ * pick them (a GPU), only those come back per token (the same ids as from
+ * whole rows); the last step's logits are then not kept, and
+ * HALO_HOST_SAMPLING=1 turns this off.  On error *out still holds the
  * counts reached. */
 int engine_generate(struct engine_gen_result *out, struct engine_ctx *c,
 		    struct engine_sampler *s, const int32_t *prompt, size_t n_prompt,

@@ -124,6 +124,23 @@ int forward_batch(struct engine_ctx *c, const int32_t *tokens, uint32_t n)
 	xn_last = etensor_rows_view(&b->xn, 0, n_out);
 	ops->rms_norm(be, &xn_last, &last, &m->output_norm, n_out, hp->rms_eps);
 	ops->matmul(be, &b->logits, &m->output, &xn_last, n_out, NULL, NULL);
+	if (c->dev_k && n_out == 1) {
+		/* only the candidates come back (engine_ctx_set_device_topk) */
+		int32_t w[2 * ENGINE_TOPK_MAX];
+
+		ops->top_k(be, &b->topk, &b->logits, c->dev_k);
+		if ((rc = ops->sync(be)) < 0 ||
+		    (rc = ops->tensor_get(be, &b->topk, w, 0, 2 * c->dev_k * sizeof(int32_t))) < 0)
+			return rc;
+		c->n_topk = 0;
+		while (c->n_topk < c->dev_k && w[c->n_topk] >= 0) {
+			c->topk_ids[c->n_topk] = w[c->n_topk];
+			memcpy(&c->topk_vals[c->n_topk], &w[c->dev_k + c->n_topk], sizeof(float));
+			c->n_topk++;
+		}
+		c->n_logit_rows = 0;
+		return 0;
+	}
 	if ((rc = ops->sync(be)) < 0)
 		return rc;
 	rc = ops->tensor_get(be, &b->logits, c->logits, 0,

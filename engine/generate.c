@@ -136,6 +136,7 @@ int engine_generate(struct engine_gen_result *out, struct engine_ctx *c,
 	uint32_t free_pos = c->n_ctx - c->pos;
 	bool stopped = false;
 	double t0, t1 = 0;
+	uint32_t dev_k = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -165,6 +166,16 @@ int engine_generate(struct engine_gen_result *out, struct engine_ctx *c,
 	}
 	tok_decoder_init(&dec, v, params->decode_flags);
 
+	/* Where the chain needs only a row's best k logits and the backend
+	 * can pick them (a GPU), only those come back each token.
+	 * HALO_HOST_SAMPLING=1 keeps the whole row (for comparisons). */
+	{
+		const char *host = getenv("HALO_HOST_SAMPLING");
+		uint32_t k = host && host[0] == '1' ? 0 : engine_sampler_device_k(s);
+
+		if (k && c->be->ops->top_k && engine_ctx_set_device_topk(c, k) == 0)
+			dev_k = k;
+	}
 	t0 = now_s();
 	if ((rc = engine_decode(c, prompt, n_prompt)) < 0)
 		goto out;
@@ -180,8 +191,16 @@ int engine_generate(struct engine_gen_result *out, struct engine_ctx *c,
 		int32_t id;
 		bool hit;
 
-		if ((rc = engine_sampler_sample(s, logits + (rows - 1) * (size_t)n_vocab,
-						&id)) < 0)
+		if (dev_k) {
+			const int32_t *ids;
+			const float *vals;
+			size_t nk = engine_ctx_topk(c, &ids, &vals);
+
+			rc = engine_sampler_sample_top(s, ids, vals, nk, &id);
+		} else {
+			rc = engine_sampler_sample(s, logits + (rows - 1) * (size_t)n_vocab, &id);
+		}
+		if (rc < 0)
 			goto out;
 		if (!params->ignore_eog && tok_is_eog(v, id)) {
 			out->stop = ENGINE_STOP_EOG;
@@ -235,6 +254,8 @@ int engine_generate(struct engine_gen_result *out, struct engine_ctx *c,
 out:
 	if (out->n_prompt)
 		out->t_gen_s = now_s() - t1;
+	if (dev_k)
+		engine_ctx_set_device_topk(c, 0);
 	free(g.dec);
 	free(g.pend);
 	return rc;

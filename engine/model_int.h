@@ -211,6 +211,13 @@ struct engine_backend_ops {
 			 const struct etensor *pos, const struct rope_params *rp,
 			 const struct etensor *q_norm, const struct etensor *k_norm,
 			 float eps, uint32_t pos0, uint32_t n_tokens);
+	/* Optional (NULL: the host samples from the whole row): the k (<=
+	 * ENGINE_TOPK_MAX) largest finite values of the logits row and their
+	 * ids, in the sampler's order (larger first, lower id on ties), into
+	 * out (I32 [2k]: the ids, then the values' bits); id -1 past the last
+	 * finite value. */
+	void (*top_k)(struct engine_backend *be, struct etensor *out,
+		      const struct etensor *logits, uint32_t k);
 	void (*attention)(struct engine_backend *be, struct etensor *out,
 			  const struct etensor *q, const struct etensor *kcache,
 			  const struct etensor *vcache, const struct attn_params *p);
@@ -248,6 +255,7 @@ struct ctx_bufs {
 	struct etensor router, moe_w;     /* [n_expert], [k] */
 	struct etensor moe_ids;           /* I32 [k] */
 	struct etensor logits;            /* [n_batch or 1][n_vocab] */
+	struct etensor topk;              /* I32 [2 * ENGINE_TOPK_MAX] */
 };
 
 struct engine_ctx {
@@ -260,6 +268,10 @@ struct engine_ctx {
 	float *logits;                    /* host copy: [logits rows][n_vocab] */
 	int32_t *pos_host;                /* [n_batch] positions of the next batch */
 	size_t n_logit_rows;
+	uint32_t dev_k;                   /* > 0: the backend picks the top dev_k */
+	int32_t topk_ids[ENGINE_TOPK_MAX];
+	float topk_vals[ENGINE_TOPK_MAX];
+	size_t n_topk;                    /* candidates of the last pass (dev_k) */
 };
 
 /* One forward pass of n <= n_batch tokens at positions c->pos.. (forward.c).

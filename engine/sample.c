@@ -262,14 +262,16 @@ static void apply_penalties(struct engine_sampler *s)
 	}
 }
 
+static int filter_chain(struct engine_sampler *s, size_t n, bool need_sorted, size_t *n_out,
+			bool *sorted);
+
 /* Run steps 1-5 into s->cand[0..*n_out).  *sorted tells whether they are
  * in "before" order; with need_sorted they always are. */
 static int run_chain(struct engine_sampler *s, const float *logits, bool need_sorted,
 		     size_t *n_out, bool *sorted)
 {
-	const struct engine_sampler_params *p = &s->p;
 	struct engine_token_prob *c = s->cand;
-	size_t n = 0, best = 0;
+	size_t n = 0;
 
 	for (uint32_t i = 0; i < s->n_vocab; i++) {
 		c[i].id = (int32_t)i;
@@ -281,10 +283,20 @@ static int run_chain(struct engine_sampler *s, const float *logits, bool need_so
 	for (uint32_t i = 0; i < s->n_vocab; i++)
 		if (isfinite(c[i].logit))
 			c[n++] = c[i];
+	*sorted = false;
+	return filter_chain(s, n, need_sorted, n_out, sorted);
+}
+
+/* Steps 2-5 over the n finite candidates s->cand[0..n). */
+static int filter_chain(struct engine_sampler *s, size_t n, bool need_sorted, size_t *n_out,
+			bool *sorted)
+{
+	const struct engine_sampler_params *p = &s->p;
+	struct engine_token_prob *c = s->cand;
+	size_t best = 0;
+
 	if (n == 0)
 		return engine_seterr(ENGINE_EINVAL, "sampler: no finite logit");
-	*sorted = false;
-
 	if (p->temp <= 0) {
 		for (size_t i = 1; i < n; i++)
 			if (before(&c[i], &c[best]))
@@ -370,17 +382,61 @@ int engine_sampler_candidates(struct engine_sampler *s, const float *logits,
 	return 0;
 }
 
+static int draw(struct engine_sampler *s, size_t n, int32_t *out);
+
 int engine_sampler_sample(struct engine_sampler *s, const float *logits, int32_t *out)
 {
-	struct engine_token_prob *c = s->cand;
-	double lmax = -INFINITY, z = 0, u;
-	size_t n, i;
+	size_t n;
 	bool sorted;
 	int rc;
 
 	*out = TOK_NULL;
 	if ((rc = run_chain(s, logits, false, &n, &sorted)) < 0)
 		return rc;
+	return draw(s, n, out);
+}
+
+uint32_t engine_sampler_device_k(const struct engine_sampler *s)
+{
+	const struct engine_sampler_params *p = &s->p;
+
+	/* penalties move logits before any selection */
+	if (p->penalty_last_n != 0 && (p->repeat_penalty != 1.0f || p->frequency_penalty != 0.0f ||
+				       p->presence_penalty != 0.0f))
+		return 0;
+	if (p->temp <= 0)
+		return 1;
+	return p->top_k > 0 && p->top_k <= ENGINE_TOPK_MAX ? (uint32_t)p->top_k : 0;
+}
+
+int engine_sampler_sample_top(struct engine_sampler *s, const int32_t *ids, const float *vals,
+			      size_t n, int32_t *out)
+{
+	struct engine_token_prob *c = s->cand;
+	size_t m = 0, k = 0;
+	bool sorted = true;
+	int rc;
+
+	*out = TOK_NULL;
+	if (n > s->n_vocab)
+		return engine_seterr(ENGINE_EINVAL, "sampler: %zu candidates for %u ids", n, s->n_vocab);
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] >= 0 && (uint32_t)ids[i] < s->n_vocab && isfinite(vals[i]))
+			c[m++] = (struct engine_token_prob){ ids[i], vals[i], 0 };
+	/* the order the whole-row chain would have after its top-k */
+	sort_cands(c, m);
+	if ((rc = filter_chain(s, m, false, &k, &sorted)) < 0)
+		return rc;
+	return draw(s, k, out);
+}
+
+/* Step 6 over s->cand[0..n): a draw from softmax(l / temp). */
+static int draw(struct engine_sampler *s, size_t n, int32_t *out)
+{
+	struct engine_token_prob *c = s->cand;
+	double lmax = -INFINITY, z = 0, u;
+	size_t i;
+
 	if (n == 1) {
 		*out = c[0].id;
 		return 0;

@@ -413,6 +413,80 @@ static void test_topk_sets(void **state)
 	free(order);
 }
 
+/* The chain from a row's device_k best candidates (what a GPU sends back)
+ * gives the same ids, draw for draw, as from the whole row: greedy and
+ * top-k chains with top-p, min-p and temperature, rows with ties, NaN and
+ * infinities.  A chain that needs the whole row (penalties, no top-k)
+ * says so with device_k 0. */
+static void test_sample_top_equals_row(void **state)
+{
+	static const struct { float temp; int32_t k; float top_p, min_p; } ch[] = {
+		{ 0.0f, 40, 1.0f, 0.0f }, { 0.8f, 40, 0.95f, 0.05f }, { 1.5f, 5, 1.0f, 0.0f },
+		{ 0.7f, 64, 0.5f, 0.0f }, { 1.0f, 1, 1.0f, 0.0f }, { 0.9f, 20, 1.0f, 0.3f },
+	};
+	const uint32_t n = 1000;
+	float l[1000];
+	int32_t ids[ENGINE_TOPK_MAX];
+	float vals[ENGINE_TOPK_MAX];
+
+	(void)state;
+	for (size_t ci = 0; ci < sizeof(ch) / sizeof(ch[0]); ci++) {
+		struct engine_sampler *a = new_sampler(n, ch[ci].temp, ch[ci].k, ch[ci].top_p, ch[ci].min_p, 99);
+		struct engine_sampler *b = new_sampler(n, ch[ci].temp, ch[ci].k, ch[ci].top_p, ch[ci].min_p, 99);
+		uint32_t k = engine_sampler_device_k(a);
+
+		assert_int_equal(k, ch[ci].temp <= 0 ? 1u : (uint32_t)ch[ci].k);
+		for (int step = 0; step < 200; step++) {
+			size_t m = 0;
+			int32_t x, y;
+
+			for (uint32_t i = 0; i < n; i++)
+				l[i] = (float)(int)(frand() * 40.0f) * 0.25f; /* many ties */
+			l[step % n] = NAN;
+			l[(step * 7 + 3) % n] = INFINITY;
+			/* the k best finite, in the sampler's order, as the device picks them */
+			for (uint32_t r = 0; r < k; r++) {
+				int32_t best = -1;
+
+				for (uint32_t i = 0; i < n; i++) {
+					bool taken = false;
+
+					if (!isfinite(l[i]))
+						continue;
+					for (size_t t = 0; t < m; t++)
+						taken = taken || ids[t] == (int32_t)i;
+					if (!taken && (best < 0 || l[i] > l[best]))
+						best = (int32_t)i;
+				}
+				ids[m] = best;
+				vals[m++] = l[best];
+			}
+			assert_int_equal(engine_sampler_sample(a, l, &x), 0);
+			assert_int_equal(engine_sampler_sample_top(b, ids, vals, m, &y), 0);
+			if (x != y)
+				fail_msg("chain %zu step %d: whole row %d, candidates %d", ci, step, x, y);
+		}
+		engine_sampler_free(a);
+		engine_sampler_free(b);
+	}
+	{
+		struct engine_sampler_params p = ENGINE_SAMPLER_PARAMS_INIT;
+		struct engine_sampler *s;
+
+		p.repeat_penalty = 1.1f;
+		p.penalty_last_n = 64;
+		assert_int_equal(engine_sampler_new(&s, n, &p), 0);
+		assert_int_equal(engine_sampler_device_k(s), 0);
+		engine_sampler_free(s);
+		p = (struct engine_sampler_params)ENGINE_SAMPLER_PARAMS_INIT;
+		p.temp = 0.8f;
+		p.top_k = 0;
+		assert_int_equal(engine_sampler_new(&s, n, &p), 0);
+		assert_int_equal(engine_sampler_device_k(s), 0);
+		engine_sampler_free(s);
+	}
+}
+
 static void test_bad_input(void **state)
 {
 	struct engine_sampler_params p = ENGINE_SAMPLER_PARAMS_INIT;
@@ -608,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_topp_minp_sets),
 		cmocka_unit_test(test_topp_large),
 		cmocka_unit_test(test_topk_sets),
+		cmocka_unit_test(test_sample_top_equals_row),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_generate_reference),
 		cmocka_unit_test(test_generate_stop),

@@ -6,6 +6,9 @@
  *     greedy steps still match the CPU and still replay;
  *   - 100 contexts created and freed leave device memory at its baseline;
  *   - with VK_LAYER_KHRONOS_validation on, a decode gives no message;
+ *   - device top-k: the candidates a Vulkan context sends back are the row's
+ *     best, and engine_generate gives the same text from them as from whole
+ *     rows (greedy: the CPU's text);
  *   - a quantized model whose weights a CPU context repacked in place
  *     (quant_r16.c) uploads its rows as the file has them: Vulkan logits
  *     agree with the CPU's.
@@ -143,6 +146,106 @@ static void test_after_cpu_repack(void **state)
 	free(a);
 	engine_model_close(m);
 	g_model = saved;
+}
+
+struct ids {
+	int32_t id[64];
+	int n;
+};
+
+static int collect(void *ud, int32_t id, const char *text, size_t len)
+{
+	struct ids *o = ud;
+
+	(void)text;
+	(void)len;
+	if (id != TOK_NULL && o->n < 64) /* not the final flush */
+		o->id[o->n++] = id;
+	return 0;
+}
+
+/* engine_generate's ids on a fresh context of `kind` with these chains. */
+static struct ids gen(enum engine_backend_kind kind, float temp, bool host)
+{
+	struct engine_sampler_params sp = ENGINE_SAMPLER_PARAMS_INIT;
+	struct engine_gen_params gp = ENGINE_GEN_PARAMS_INIT;
+	const struct tok_vocab *v = engine_model_vocab(g_model);
+	struct engine_gen_result r;
+	struct engine_sampler *s;
+	struct engine_ctx *c = ctx_new(kind, true);
+	struct ids o = { .n = 0 };
+	int32_t ids[64];
+	size_t n_ids;
+
+	sp.temp = temp;
+	sp.top_k = 30;
+	sp.seed = 11;
+	gp.n_predict = 48;
+	gp.ignore_eog = true;
+	assert_int_equal(tok_encode(v, "Once upon a time", 16, true, false, ids, 64, &n_ids), 0);
+	assert_int_equal(engine_sampler_new(&s, engine_model_n_vocab(g_model), &sp), 0);
+	if (host)
+		setenv("HALO_HOST_SAMPLING", "1", 1);
+	assert_int_equal(engine_generate(&r, c, s, ids, n_ids, &gp, collect, &o), 0);
+	unsetenv("HALO_HOST_SAMPLING");
+	engine_sampler_free(s);
+	engine_ctx_free(c);
+	return o;
+}
+
+static void test_device_topk(void **state)
+{
+	static const int32_t prompt[] = { 1, 20, 35, 100, 7 };
+	const size_t nv = (size_t)engine_model_n_vocab(g_model);
+	struct engine_ctx *a, *b, *cpu;
+	const int32_t *ids;
+	const float *vals, *l;
+	struct ids x, y;
+	size_t rows, n;
+
+	(void)state;
+	if (!g_have_vk)
+		skip();
+	cpu = ctx_new(ENGINE_BACKEND_CPU, true);
+	assert_int_equal(engine_ctx_set_device_topk(cpu, 5), ENGINE_EUNSUPPORTED);
+	engine_ctx_free(cpu);
+	a = ctx_new(ENGINE_BACKEND_VULKAN, true);
+	b = ctx_new(ENGINE_BACKEND_VULKAN, true);
+	assert_int_equal(engine_ctx_set_device_topk(b, ENGINE_TOPK_MAX + 1), ENGINE_EINVAL);
+	assert_int_equal(engine_ctx_set_device_topk(b, 5), 0);
+	assert_int_equal(engine_decode(a, prompt, 5), 0);
+	assert_int_equal(engine_decode(b, prompt, 5), 0);
+	l = engine_ctx_logits(a, &rows);
+	assert_int_equal(rows, 1);
+	n = engine_ctx_topk(b, &ids, &vals);
+	assert_int_equal(n, 5);
+	engine_ctx_logits(b, &rows);
+	assert_int_equal(rows, 0);
+	for (size_t r = 0; r < n; r++) {
+		size_t best = nv;
+
+		for (size_t i = 0; i < nv; i++) {
+			bool taken = false;
+
+			for (size_t t = 0; t < r; t++)
+				taken = taken || ids[t] == (int32_t)i;
+			if (!taken && (best == nv || l[i] > l[best]))
+				best = i;
+		}
+		assert_int_equal(ids[r], (int32_t)best);
+		assert_true(vals[r] == l[best]);
+	}
+	engine_ctx_free(a);
+	engine_ctx_free(b);
+	/* greedy from candidates = the CPU's text; sampled = whole rows */
+	x = gen(ENGINE_BACKEND_VULKAN, 0.0f, false);
+	y = gen(ENGINE_BACKEND_CPU, 0.0f, false);
+	assert_int_equal(x.n, 48);
+	assert_memory_equal(x.id, y.id, sizeof(int32_t) * 48);
+	x = gen(ENGINE_BACKEND_VULKAN, 0.9f, false);
+	y = gen(ENGINE_BACKEND_VULKAN, 0.9f, true);
+	assert_int_equal(x.n, 48);
+	assert_memory_equal(x.id, y.id, sizeof(int32_t) * 48);
 }
 
 static void test_greedy_text(void **state)
@@ -291,6 +394,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_after_cpu_repack),
+		cmocka_unit_test(test_device_topk),
 		cmocka_unit_test(test_greedy_text),
 		cmocka_unit_test(test_long_context),
 		cmocka_unit_test(test_no_leaks),

@@ -468,6 +468,64 @@ static void test_rope_qkv(void **state)
 	one_rope_qkv(ROPE_NORM, true, QT_F16, 3, 1, 16, 8, 1, 39, false);    /* last cache row */
 }
 
+/* topk.comp against a plain selection: the k largest finite values, ties
+ * to the lower id, -1 past the finite ones; the words past 2k untouched. */
+static void one_top_k(uint32_t n, uint32_t k, uint32_t n_finite)
+{
+	float *l = malloc(n * sizeof(float));
+	int32_t want[2 * ENGINE_TOPK_MAX], got[2 * ENGINE_TOPK_MAX + 8];
+	struct pair pl, po;
+	bool *taken = calloc(n, 1);
+
+	assert_true(l && taken);
+	for (uint32_t i = 0; i < n; i++)
+		l[i] = (float)(int)(frand() * 200.0f) * 0.125f; /* ties */
+	for (uint32_t i = n_finite; i < n; i++) /* the rest NaN and infinities */
+		l[(i * 7919u) % n] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+	for (uint32_t r = 0; r < k; r++) {
+		int32_t best = -1;
+
+		for (uint32_t i = 0; i < n; i++)
+			if (isfinite(l[i]) && !taken[i] && (best < 0 || l[i] > l[best]))
+				best = (int32_t)i;
+		want[r] = best;
+		want[k + r] = 0;
+		if (best >= 0) {
+			taken[best] = true;
+			memcpy(&want[k + r], &l[best], 4);
+		}
+	}
+	pair_new(&pl, QT_F32, n, 1, l);
+	pair_new(&po, QT_I32, 2 * ENGINE_TOPK_MAX + 8, 1, NULL);
+	g_vk->ops->top_k(g_vk, &po.v, &pl.v, k);
+	assert_int_equal(g_vk->ops->sync(g_vk), 0);
+	assert_int_equal(g_vk->ops->tensor_get(g_vk, &po.v, got, 0, sizeof(got)), 0);
+	for (uint32_t r = 0; r < 2 * k; r++)
+		if (got[r] != want[r])
+			fail_msg("top_k n %u k %u (%u finite): word %u is %d, want %d", n, k, n_finite, r,
+				 got[r], want[r]);
+	for (uint32_t r = 2 * k; r < 2 * ENGINE_TOPK_MAX + 8; r++)
+		if (got[r] != 0)
+			fail_msg("top_k n %u k %u: wrote word %u past its output", n, k, r);
+	g_cases++;
+	pair_free(&pl);
+	pair_free(&po);
+	free(l);
+	free(taken);
+}
+
+static void test_top_k(void **state)
+{
+	(void)state;
+	NEED_VK();
+	one_top_k(32000, 1, 31990);  /* greedy over a real vocab */
+	one_top_k(32000, 40, 31000);
+	one_top_k(32000, 64, 32000);
+	one_top_k(1000, 7, 1000);
+	one_top_k(77, 64, 5);        /* fewer finite values than k */
+	one_top_k(300, 3, 0);        /* none */
+}
+
 /* kv_store then attention, against a cache already holding pos0 rows. */
 
 /* kv_store then attention, against a cache of n_ctx rows already holding
@@ -718,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_norm_eltwise),
 		cmocka_unit_test(test_rope),
 		cmocka_unit_test(test_rope_qkv),
+		cmocka_unit_test(test_top_k),
 		cmocka_unit_test(test_attention),
 		cmocka_unit_test(test_attention_split),
 		cmocka_unit_test(test_attention_replay),
