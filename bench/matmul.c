@@ -113,13 +113,13 @@ int main(int argc, char **argv)
 			madvise(w, wall, MADV_HUGEPAGE);
 			fill(q, w, (int64_t)(wbytes / q->type_size) * q->block_size);
 			if (r16 && quant_r16_layout(types[ti])) {
-				size_t gs = QUANT_R16_ROWS * quant_row_size(types[ti], K);
-				uint8_t *tmp = malloc(gs);
+				uint8_t *tmp = malloc(QUANT_R16_ROWS * quant_row_size(types[ti], K));
 
-				for (int64_t g = 0; tmp && g < R / QUANT_R16_ROWS; g++) {
-					memcpy(tmp, w + (size_t)g * gs, gs);
-					quant_r16_pack(types[ti], K, tmp, w + (size_t)g * gs);
+				if (tmp == NULL) {
+					fprintf(stderr, "out of memory\n");
+					return 1;
 				}
+				quant_r16_pack_groups(types[ti], K, w, 0, R / QUANT_R16_ROWS, tmp);
 				free(tmp);
 			}
 			for (size_t i = 1; i < copies; i++)

@@ -43,6 +43,7 @@ struct cpu_backend {
 	void *xbuf;           /* the same prepared for xgemm (batches only) */
 	size_t xbuf_size;
 	float *attn_scratch;  /* n_threads * ATTN_SCRATCH floats */
+	int err;              /* the first failed op since the last sync */
 };
 
 static struct cpu_backend *cpu(struct engine_backend *be)
@@ -121,17 +122,10 @@ static void repack_run(void *arg, int ith, int nth)
 {
 	struct repack_job *j = arg;
 	struct etensor *t = j->t;
-	const size_t gs = QUANT_R16_ROWS * t->nb1;
-	uint8_t *tmp = j->tmp + (size_t)ith * j->tmp_size;
 	int64_t lo, hi;
 
 	pool_split(etensor_rows(t) / QUANT_R16_ROWS, ith, nth, &lo, &hi);
-	for (int64_t g = lo; g < hi; g++) {
-		uint8_t *p = (uint8_t *)t->data + (size_t)g * gs;
-
-		memcpy(tmp, p, gs);
-		quant_r16_pack(t->type, t->ne[0], tmp, p);
-	}
+	quant_r16_pack_groups(t->type, t->ne[0], t->data, lo, hi, j->tmp + (size_t)ith * j->tmp_size);
 }
 
 static bool repackable(const struct quant_r16_kernels *k, const struct etensor *t)
@@ -143,7 +137,11 @@ static bool repackable(const struct quant_r16_kernels *k, const struct etensor *
 /* Repack the matrices every token streams (not the token embeddings, which
  * get_rows reads by row, nor the experts) into interleaved groups, in
  * place, once per model.  Every CPU context prepares under the model's
- * lock, so none runs before the layout is final. */
+ * lock, so none runs before the layout is final.  Rewritten pages of the
+ * private file mapping become anonymous memory the kernel cannot drop, so
+ * (as for the huge-page move) only a model that fits twice in the memory
+ * available is repacked.  Nothing is flagged before every group of every
+ * tensor is done; nothing can fail once the first group is rewritten. */
 static void repack_weights(struct cpu_backend *c, struct engine_model *m)
 {
 	const struct quant_r16_kernels *k = quant_r16_active();
@@ -151,7 +149,8 @@ static void repack_weights(struct cpu_backend *c, struct engine_model *m)
 	struct repack_job j = { 0 };
 	size_t n = 0, cap = (size_t)m->hp.n_layer * 7 + 1;
 
-	if (k == NULL || (m->r16 = calloc(cap, sizeof(*m->r16))) == NULL)
+	if (k == NULL || !gguf_data_fits_twice(m->gguf) ||
+	    (m->r16 = calloc(cap, sizeof(*m->r16))) == NULL)
 		return;
 	for (uint32_t il = 0; il <= m->hp.n_layer; il++) {
 		struct layer *L = il < m->hp.n_layer ? &m->layers[il] : NULL;
@@ -181,8 +180,9 @@ static void repack_weights(struct cpu_backend *c, struct engine_model *m)
 	for (size_t i = 0; i < n; i++) {
 		j.t = m->r16[i];
 		pool_run(c->pool, repack_run, &j);
-		m->r16[i]->r16 = k;
 	}
+	for (size_t i = 0; i < n; i++)
+		m->r16[i]->r16 = k;
 	m->n_r16 = n;
 	gguf_data_writable(m->gguf, false);
 	free(j.tmp);
@@ -218,7 +218,7 @@ static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t widt
 	{
 		/* the largest prepared row of any type with xgemm (batches) or
 		 * with interleaved kernels that prepare theirs (any batch) */
-		const struct quant_r16_kernels *rk = quant_r16_active();
+		const struct quant_r16_kernels *rk = quant_r16_built();
 		int64_t wr = ((int64_t)width + 255) / 256 * 256;
 		size_t xrow = 0;
 
@@ -432,18 +432,11 @@ static void cpu_matmul(struct engine_backend *be, struct etensor *dst,
 
 	if (rk && xsize && !xp) {
 		/* more rows than reserved: the repacked weights have no other
-		 * kernel, so make room */
-		size_t need = (size_t)n_tokens * xsize(w->ne[0]);
-		void *nb = aligned_alloc(64, (need + 63) & ~(size_t)63);
-
-		if (nb == NULL) {
-			fprintf(stderr, "halo-agent: out of memory for a %zu-byte scratch buffer\n", need);
-			abort();
-		}
-		free(c->xbuf);
-		c->xbuf = nb;
-		c->xbuf_size = need;
-		xp = true;
+		 * kernel; the pass fails at sync */
+		if (c->err == 0)
+			c->err = engine_seterr(ENGINE_EINVAL, "cpu: %s: matmul of %u rows above the "
+					       "reserved batch", w->name, n_tokens);
+		return;
 	}
 	xs = xp ? xsize(w->ne[0]) : 0;
 	xq = convert_rows(c, x, n_tokens, w->ne[0], q->vec_dot_type, &j.xq_stride, xp ? xprep : NULL, &xs);
@@ -948,8 +941,11 @@ static void cpu_moe_combine(struct engine_backend *be, struct etensor *dst,
 
 static int cpu_sync(struct engine_backend *be)
 {
-	(void)be;
-	return 0;
+	struct cpu_backend *c = cpu(be);
+	int rc = c->err;
+
+	c->err = 0;
+	return rc;
 }
 
 static void cpu_free(struct engine_backend *be)

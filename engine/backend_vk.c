@@ -660,6 +660,29 @@ static int cmp_weight(const void *a, const void *b)
 
 static int weights_upload(struct vk_backend *vk, struct engine_model *m);
 
+/* A tensor the CPU backend repacked (quant_r16.c), uploaded as the file's
+ * rows through the staging path: unpacked a few MB of groups at a time. */
+static int staged_unpack(struct vk_backend *vk, struct vk_buf *b, VkDeviceSize off,
+			 const struct etensor *t)
+{
+	const size_t gs = QUANT_R16_ROWS * t->nb1, n = (size_t)etensor_rows(t) * t->nb1;
+	const size_t step = ((size_t)4 << 20) / gs > 0 ? ((size_t)4 << 20) / gs * gs : gs;
+	uint8_t *tmp = malloc(step < n ? step : n);
+	int rc = 0;
+
+	if (tmp == NULL)
+		return engine_seterr(ENGINE_ENOMEM, "out of memory");
+	for (size_t o = 0; o < n && rc == 0; o += step) {
+		size_t len = n - o < step ? n - o : step;
+
+		for (size_t g = 0; g < len; g += gs)
+			quant_r16_unpack(t->type, t->ne[0], (const uint8_t *)t->data + o + g, tmp + g);
+		rc = staged_copy(vk, b, off + o, tmp, len, true);
+	}
+	free(tmp);
+	return rc;
+}
+
 /* Copy every tensor of the model's file into blocks (note 4). */
 static int vk_weights_prepare(struct engine_backend *be, struct engine_model *m)
 {
@@ -707,7 +730,7 @@ static int weights_upload(struct vk_backend *vk, struct engine_model *m)
 				goto out;
 			for (size_t k = first; k < i; k++) {
 				const void *src = vk->w[k].host;
-				void *tmp = NULL;
+				const struct etensor *rt;
 
 				vk->w[k].blk = b;
 				if (b->map) {
@@ -717,16 +740,12 @@ static int weights_upload(struct vk_backend *vk, struct engine_model *m)
 							  (char *)b->map + vk->w[k].off);
 					continue;
 				}
-				if (model_weight_repacked(m, src)) {
-					if ((tmp = malloc(vk->w[k].size)) == NULL) {
-						rc = engine_seterr(ENGINE_ENOMEM, "out of memory");
-						goto out;
-					}
-					model_weight_copy(m, src, vk->w[k].size, tmp);
-					src = tmp;
+				if ((rt = model_weight_repacked(m, src)) != NULL) {
+					rc = staged_unpack(vk, b, vk->w[k].off, rt);
+				} else {
+					rc = staged_copy(vk, b, vk->w[k].off, (void *)src, vk->w[k].size,
+							 true);
 				}
-				rc = staged_copy(vk, b, vk->w[k].off, (void *)src, vk->w[k].size, true);
-				free(tmp);
 				if (rc < 0)
 					goto out;
 			}

@@ -632,7 +632,8 @@ void vk_op_rope_qkv(struct engine_backend *be, struct etensor *q, const struct e
 	if (rp->head_dim > 256 || rp->head_dim_v > 256 || rp->n_dims > rp->head_dim || rp->n_dims < 2 ||
 	    kcache->type != vcache->type || (kcache->type != QT_F16 && kcache->type != QT_F32) ||
 	    (f16 && (rp->head_dim % 2 || rp->head_dim_v % 2))) {
-		vk_fail(vk, ENGINE_EUNSUPPORTED, "rope: head size above 256, odd F16 heads or KV type");
+		vk_fail(vk, ENGINE_EUNSUPPORTED, "rope: head size above 256, rotated dims outside "
+			"2..head size, odd F16 heads, or caches not both F16 or F32");
 		return;
 	}
 	rope_fused(vk, q, NULL, NULL, NULL, pos, rp, rp->n_head, q_norm, eps, pos0, n_tokens);

@@ -746,8 +746,9 @@ struct engine_gen_result {
  * n_predict > 0, n_prompt + n_predict must fit the free positions of c,
  * else ENGINE_EINVAL before anything runs.  params may be NULL.  The
  * sampler must have the model's n_vocab.  Where the sampler's chain needs
- * only a row's best k logits (engine_sampler_device_k) and the backend can
- * pick them (a GPU), only those come back per token (the same ids as from
+ * only a row's best k <= 8 logits (engine_sampler_device_k: greedy, small
+ * top-k) and the backend can pick them (a GPU), only those come back per
+ * token (the same ids as from
  * whole rows); the last step's logits are then not kept, and
  * HALO_HOST_SAMPLING=1 turns this off.  On error *out still holds the
  * counts reached. */

@@ -113,6 +113,15 @@ bool quant_r16_layout(enum quant_type t);
 void quant_r16_pack(enum quant_type t, int64_t n, const void *src, void *dst);
 void quant_r16_unpack(enum quant_type t, int64_t n, const void *src, void *dst);
 
+/* Repack groups g0..g1-1 of a matrix of rows of n elements in place; tmp
+ * holds one group (16 rows). */
+void quant_r16_pack_groups(enum quant_type t, int64_t n, void *data, int64_t g0, int64_t g1, void *tmp);
+
+/* The interleaved kernels this build has, active or not (sizes of their
+ * prepared activations for every context: a model repacked once keeps its
+ * layout whatever later contexts choose); NULL if none. */
+const struct quant_r16_kernels *quant_r16_built(void);
+
 /* Back the tensor data of a file gguf_open() mapped with huge pages, at the
  * same addresses (for the CPU backend, which streams it every token); a
  * no-op for gguf_open_mem() files, after the first call, and on failure
@@ -123,5 +132,10 @@ void gguf_data_hugepages(struct gguf_file *f);
  * private: writes never reach the file.  -1 for files gguf_open() did not
  * map (gguf.c). */
 int gguf_data_writable(struct gguf_file *f, bool on);
+
+/* Whether the tensor data fits twice in the memory available now: the
+ * condition for turning it into memory the kernel cannot drop (anonymous
+ * huge pages, or pages rewritten in place). */
+bool gguf_data_fits_twice(const struct gguf_file *f);
 
 #endif

@@ -884,10 +884,8 @@ void gguf_data_hugepages(struct gguf_file *f)
 	 * is moved, and HALO_NO_HUGEPAGES=1 keeps the plain file mapping. */
 	{
 		const char *off = getenv("HALO_NO_HUGEPAGES");
-		long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
 
-		if ((off && off[0] == '1') || pages <= 0 || psz <= 0 ||
-		    (uint64_t)n > (uint64_t)pages * (uint64_t)psz / 2)
+		if ((off && off[0] == '1') || !gguf_data_fits_twice(f))
 			return;
 	}
 	raw = mmap(NULL, n + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -912,6 +910,14 @@ void gguf_data_hugepages(struct gguf_file *f)
 	return;
 fail:
 	munmap(dst, n);
+}
+
+bool gguf_data_fits_twice(const struct gguf_file *f)
+{
+	long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	return f && f->data_off <= f->size && pages > 0 && psz > 0 &&
+	       f->size - f->data_off <= (uint64_t)pages * (uint64_t)psz / 2;
 }
 
 /* The whole page range of the data section at once: a partial range would

@@ -382,12 +382,12 @@ void engine_model_close(struct engine_model *m)
 	free(m);
 }
 
-bool model_weight_repacked(const struct engine_model *m, const void *src)
+const struct etensor *model_weight_repacked(const struct engine_model *m, const void *src)
 {
 	for (size_t i = 0; i < m->n_r16; i++)
 		if (m->r16[i]->data == src)
-			return true;
-	return false;
+			return m->r16[i];
+	return NULL;
 }
 
 void model_weight_copy(const struct engine_model *m, const void *src, size_t n, void *dst)

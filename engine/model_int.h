@@ -115,8 +115,8 @@ struct engine_model {
  * repacked tensor (src its data, n its size) is unpacked into dst. */
 void model_weight_copy(const struct engine_model *m, const void *src, size_t n, void *dst);
 
-/* Whether the tensor whose data starts at src is repacked. */
-bool model_weight_repacked(const struct engine_model *m, const void *src);
+/* The repacked tensor whose data starts at src, or NULL. */
+const struct etensor *model_weight_repacked(const struct engine_model *m, const void *src);
 
 /* ---- backends --------------------------------------------------------- */
 
@@ -151,7 +151,8 @@ struct rope_params {
 struct engine_backend_ops {
 	const char *name;
 	void (*free)(struct engine_backend *be);
-	/* Make the model's weights usable (CPU: nothing; GPU: upload). */
+	/* Make the model's weights usable (CPU: huge pages and, once per
+	 * model, interleaved rows; GPU: upload). */
 	int (*weights_prepare)(struct engine_backend *be, struct engine_model *m);
 	/* Size internal scratch for batches of up to n_rows rows of up to
 	 * `width` elements, and for attention up to attn's shape (at most
@@ -200,6 +201,9 @@ struct engine_backend_ops {
 			 struct etensor *vcache, const struct etensor *k,
 			 const struct etensor *v, uint32_t pos0, uint32_t n_tokens);
 	/* out [n_tokens][n_head*hd_v] = softmax(q k^T * scale + mask) v. */
+	void (*attention)(struct engine_backend *be, struct etensor *out,
+			  const struct etensor *q, const struct etensor *kcache,
+			  const struct etensor *vcache, const struct attn_params *p);
 	/* Optional (NULL: forward.c issues rms_norm, rope and kv_store one
 	 * by one): the glue between the projections and attention in one
 	 * pass over each head: q and k get the per-head norm (q_norm, k_norm
@@ -218,9 +222,6 @@ struct engine_backend_ops {
 	 * finite value. */
 	void (*top_k)(struct engine_backend *be, struct etensor *out,
 		      const struct etensor *logits, uint32_t k);
-	void (*attention)(struct engine_backend *be, struct etensor *out,
-			  const struct etensor *q, const struct etensor *kcache,
-			  const struct etensor *vcache, const struct attn_params *p);
 	/* MoE: router logits [n_tokens][n_expert] -> the top-k expert ids (I32)
 	 * and their weights (F32), [n_tokens][k] each. */
 	void (*moe_route)(struct engine_backend *be, struct etensor *ids,

@@ -270,3 +270,24 @@ void quant_r16_unpack(enum quant_type t, int64_t n, const void *src, void *dst)
 {
 	group(t, n, dst, (uint8_t *)(uintptr_t)src, false);
 }
+
+void quant_r16_pack_groups(enum quant_type t, int64_t n, void *data, int64_t g0, int64_t g1, void *tmp)
+{
+	const size_t gs = R16 * quant_row_size(t, n);
+
+	for (int64_t g = g0; g < g1; g++) {
+		uint8_t *p = (uint8_t *)data + (size_t)g * gs;
+
+		memcpy(tmp, p, gs);
+		quant_r16_pack(t, n, tmp, p);
+	}
+}
+
+const struct quant_r16_kernels *quant_r16_built(void)
+{
+#ifdef HALO_QUANT_X86
+	return &quant_r16_avx512vnni;
+#else
+	return NULL;
+#endif
+}

@@ -310,6 +310,11 @@ static int filter_chain(struct engine_sampler *s, size_t n, bool need_sorted, si
 		select_top(c, n, (size_t)p->top_k);
 		n = (size_t)p->top_k;
 		*sorted = true;
+	} else if (p->top_k > 0 && !*sorted) {
+		/* top-k keeps them all: still in its order, so that a draw from
+		 * a device's candidates (always sorted) picks the same id */
+		sort_cands(c, n);
+		*sorted = true;
 	}
 	if (p->top_p < 1.0f && n > 1) {
 		double z = 0, cum = 0, lmax = -INFINITY, target;

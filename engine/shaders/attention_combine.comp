@@ -30,7 +30,7 @@ void main()
 	if (t >= P[0])
 		return;
 	for (uint c = 0u; c < P[3]; c++)
-		if (PA[rec0 + c * rec + 1u] > 0.0)
+		if (PA[rec0 + c * rec + 1u] != 0.0) /* NaN included: it must show, as unsplit */
 			m = max(m, PA[rec0 + c * rec]);
 	for (uint i = 0u; i < DPT; i++)
 		acc[i] = 0.0;
@@ -39,7 +39,7 @@ void main()
 		const float lc = PA[r + 1u];
 		float w;
 
-		if (lc <= 0.0)
+		if (lc == 0.0) /* an empty chunk */
 			continue;
 		w = exp(PA[r] - m);
 		l += lc * w;

@@ -444,6 +444,10 @@ static void test_sample_top_equals_row(void **state)
 				l[i] = (float)(int)(frand() * 40.0f) * 0.25f; /* many ties */
 			l[step % n] = NAN;
 			l[(step * 7 + 3) % n] = INFINITY;
+			if (step % 10 == 9) /* fewer finite logits than top-k keeps */
+				for (uint32_t i = 0; i < n; i++)
+					if (i % 331 != 5)
+						l[i] = NAN;
 			/* the k best finite, in the sampler's order, as the device picks them */
 			for (uint32_t r = 0; r < k; r++) {
 				int32_t best = -1;
