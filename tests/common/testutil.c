@@ -198,3 +198,13 @@ void tu_run_free(struct tu_run *r)
 	free(r->err);
 	r->out = r->err = NULL;
 }
+
+int32_t tu_argmax(const float *v, size_t n)
+{
+	size_t best = 0;
+
+	for (size_t i = 1; i < n; i++)
+		if (v[i] > v[best])
+			best = i;
+	return (int32_t)best;
+}

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A fresh directory under $TMPDIR (or /tmp); the caller frees the string
  * and removes the tree with tu_rmtree. Aborts the test run on failure. */
@@ -17,6 +18,9 @@ void tu_write_file(const char *path, const char *data, size_t len);
 
 /* $HALO_TESTDATA, or ../shared/testdata relative to the source root. */
 const char *tu_testdata(void);
+
+/* The index of the largest of v[0..n), the lowest on ties (greedy). */
+int32_t tu_argmax(const float *v, size_t n);
 
 /* The result of running the halo-agent binary ($HALO_BIN). */
 struct tu_run {

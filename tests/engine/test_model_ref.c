@@ -160,16 +160,6 @@ static void compare(const char *model, const char *what, const float *got,
 			 rows_ok, rows, t->row_nmse_max);
 }
 
-static int32_t argmax(const float *v, size_t n)
-{
-	size_t best = 0;
-
-	for (size_t i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return (int32_t)best;
-}
-
 static struct engine_ctx *new_ctx(struct engine_model *m, bool all)
 {
 	struct engine_ctx_params p = ENGINE_CTX_PARAMS_INIT;
@@ -255,9 +245,9 @@ static void check_model(const char *file, const char *refdir)
 	for (int k = 0; k < 32; k++) {
 		lg = engine_ctx_logits(c, NULL);
 		if (k < first_low) {
-			if (argmax(lg, V) != r.greedy[k])
+			if (tu_argmax(lg, V) != r.greedy[k])
 				fail_msg("%s: greedy step %d: got id %d, llama.cpp %d (margin %.3g)",
-					 file, k, argmax(lg, V), r.greedy[k], r.margin[k]);
+					 file, k, tu_argmax(lg, V), r.greedy[k], r.margin[k]);
 		} else {
 			for (int t = 0; t < 8; t++) {
 				double d = lg[r.top_id[k][t]] - r.top_logit[k][t];

@@ -79,16 +79,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int32_t argmax(const float *v, size_t n)
-{
-	size_t best = 0;
-
-	for (size_t i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return (int32_t)best;
-}
-
 /* Greedy continuation of a prompt: n ids into out. */
 static void greedy(struct engine_ctx *c, int32_t *out, int n)
 {
@@ -100,7 +90,7 @@ static void greedy(struct engine_ctx *c, int32_t *out, int n)
 	assert_int_equal(tok_encode(v, prompt, strlen(prompt), true, false, ids, 64, &n_ids), 0);
 	assert_int_equal(engine_decode(c, ids, n_ids), 0);
 	for (int i = 0; i < n; i++) {
-		out[i] = argmax(engine_ctx_logits(c, NULL), engine_model_n_vocab(g_model));
+		out[i] = tu_argmax(engine_ctx_logits(c, NULL), engine_model_n_vocab(g_model));
 		assert_int_equal(engine_decode(c, &out[i], 1), 0);
 	}
 }
@@ -312,7 +302,7 @@ static void test_long_context(void **state)
 	c = ctx_new_n(ENGINE_BACKEND_CPU, true, 1024);
 	assert_int_equal(engine_decode(c, ids, PROMPT), 0);
 	for (int i = 0; i < STEPS; i++) {
-		a[i] = argmax(engine_ctx_logits(c, NULL), nv);
+		a[i] = tu_argmax(engine_ctx_logits(c, NULL), nv);
 		assert_int_equal(engine_decode(c, &a[i], 1), 0);
 	}
 	memcpy(la, engine_ctx_logits(c, NULL), nv * sizeof(float));
@@ -323,7 +313,7 @@ static void test_long_context(void **state)
 	assert_int_equal(engine_decode(c, ids, PROMPT), 0);
 	backend_vk_stats(&s0);
 	for (int i = 0; i < STEPS; i++) {
-		b[i] = argmax(engine_ctx_logits(c, NULL), nv);
+		b[i] = tu_argmax(engine_ctx_logits(c, NULL), nv);
 		assert_int_equal(engine_decode(c, &b[i], 1), 0);
 	}
 	backend_vk_stats(&s1);

@@ -51,16 +51,6 @@ static struct engine_ctx *ctx_new(const char *cache_dir, bool must)
 	return c;
 }
 
-static int32_t argmax(const float *v, size_t n)
-{
-	size_t best = 0;
-
-	for (size_t i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return (int32_t)best;
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -84,7 +74,7 @@ static void run_timed(const char *cache_dir, int32_t *out, double *ms)
 	assert_int_equal(tok_encode(v, prompt, strlen(prompt), true, false, ids, 32, &n_ids), 0);
 	assert_int_equal(engine_decode(c, ids, n_ids), 0);
 	for (int i = 0; i < N_GEN; i++) {
-		out[i] = argmax(engine_ctx_logits(c, NULL), engine_model_n_vocab(g_model));
+		out[i] = tu_argmax(engine_ctx_logits(c, NULL), engine_model_n_vocab(g_model));
 		assert_int_equal(engine_decode(c, &out[i], 1), 0);
 		if (i == 0)
 			*ms = now_ms() - t0;

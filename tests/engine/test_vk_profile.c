@@ -69,16 +69,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int32_t argmax(const float *v, size_t n)
-{
-	size_t best = 0;
-
-	for (size_t i = 1; i < n; i++)
-		if (v[i] > v[best])
-			best = i;
-	return (int32_t)best;
-}
-
 /* A prompt, then N_GEN greedy steps; every step's logits into logits
  * ([N_GEN + 1][n_vocab]). */
 static void decode(struct engine_ctx *c, float *logits)
@@ -95,7 +85,7 @@ static void decode(struct engine_ctx *c, float *logits)
 		memcpy(logits + i * nv, engine_ctx_logits(c, NULL), nv * sizeof(float));
 		if (i == N_GEN)
 			break;
-		id = argmax(logits + i * nv, nv);
+		id = tu_argmax(logits + i * nv, nv);
 		assert_int_equal(engine_decode(c, &id, 1), 0);
 	}
 }
