@@ -14,7 +14,6 @@
 #include <float.h>
 #include <stdatomic.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
