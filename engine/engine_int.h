@@ -119,7 +119,7 @@ void quant_r16_pack_groups(enum quant_type t, int64_t n, void *data, int64_t g0,
 
 /* The interleaved kernels this build has, active or not (sizes of their
  * prepared activations for every context: a model repacked once keeps its
- * layout whatever later contexts choose); NULL if none. */
+ * layout whatever later contexts choose); NULL if none (quant_cpu.c). */
 const struct quant_r16_kernels *quant_r16_built(void);
 
 /* Back the tensor data of a file gguf_open() mapped with huge pages, at the

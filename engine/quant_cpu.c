@@ -55,6 +55,16 @@ const struct quant_xkernels *quant_xkernels_of(const struct quant_kernels *k)
 	return NULL;
 }
 
+/* Here, not in quant_r16.c: only this file is compiled with HALO_QUANT_X86. */
+const struct quant_r16_kernels *quant_r16_built(void)
+{
+#ifdef HALO_QUANT_X86
+	return &quant_r16_avx512vnni;
+#else
+	return NULL;
+#endif
+}
+
 const struct quant_r16_kernels *quant_r16_active(void)
 {
 	const char *off = getenv("HALO_NO_REPACK");

@@ -282,12 +282,3 @@ void quant_r16_pack_groups(enum quant_type t, int64_t n, void *data, int64_t g0,
 		quant_r16_pack(t, n, tmp, p);
 	}
 }
-
-const struct quant_r16_kernels *quant_r16_built(void)
-{
-#ifdef HALO_QUANT_X86
-	return &quant_r16_avx512vnni;
-#else
-	return NULL;
-#endif
-}

@@ -160,20 +160,27 @@ static void compare(const char *model, const char *what, const float *got,
 			 rows_ok, rows, t->row_nmse_max);
 }
 
-static struct engine_ctx *new_ctx(struct engine_model *m, bool all)
+/* n_batch 1 is what `eval --one-by-one` and `bench -p 0` use: scratch
+ * sized for one row only. */
+static struct engine_ctx *new_ctx_b(struct engine_model *m, bool all, uint32_t n_batch)
 {
 	struct engine_ctx_params p = ENGINE_CTX_PARAMS_INIT;
 	const char *be = getenv("HALO_TEST_BACKEND");
 	struct engine_ctx *c;
 
 	p.n_ctx = 512;
-	p.n_batch = 512;
+	p.n_batch = n_batch;
 	p.n_threads = 2;
 	p.logits_all = all;
 	p.backend = be && strcmp(be, "vulkan") == 0 ? ENGINE_BACKEND_VULKAN : ENGINE_BACKEND_CPU;
 	if (engine_ctx_new(&c, m, &p) != 0)
 		fail_msg("engine_ctx_new: %s", engine_errmsg());
 	return c;
+}
+
+static struct engine_ctx *new_ctx(struct engine_model *m, bool all)
+{
+	return new_ctx_b(m, all, 512);
 }
 
 static void check_model(const char *file, const char *refdir)
@@ -203,8 +210,9 @@ static void check_model(const char *file, const char *refdir)
 	compare(file, "seq1 batch", lg, a->data, 16, V, &r.tol);
 	npy_free(a);
 
-	/* seq1, one token per decode */
-	engine_ctx_reset(c);
+	/* seq1, one token per decode, in a context of one-token batches */
+	engine_ctx_free(c);
+	c = new_ctx_b(m, true, 1);
 	buf = malloc(16 * V * sizeof(float));
 	for (int i = 0; i < 16; i++) {
 		assert_int_equal(engine_decode(c, &r.seq1[i], 1), 0);
@@ -218,7 +226,8 @@ static void check_model(const char *file, const char *refdir)
 	npy_free(a);
 
 	/* seq2, one batch of 200, rows 0, 63, 127, 199 */
-	engine_ctx_reset(c);
+	engine_ctx_free(c);
+	c = new_ctx(m, true);
 	assert_int_equal(engine_decode(c, r.seq2, r.n_seq2), 0);
 	lg = engine_ctx_logits(c, &rows);
 	assert_int_equal(rows, r.n_seq2);
