@@ -9,17 +9,21 @@
  * least MB megabytes, so its weights stream from DRAM as a model's do
  * (a 2048 x 2048 matrix alone fits in the last-level cache).
  *
+ * -s ROWSxCOLS replaces the two shapes (up to 4 of them): a matrix that fits
+ * in L2 shows a kernel's compute rate apart from DRAM.
+ *
  * -p 0 times the mat-vec only.  -i repacks the weights into the interleaved
  * groups of 16 rows the CPU backend uses where it has their kernels
  * (quant_r16.c), as context creation does for a model.  The weights live in
  * 2 MiB pages where the kernel gives them, as a model's do.
  *
- * usage: bench_matmul [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [-i] [TYPE...] */
+ * usage: bench_matmul [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [-s RxC]... [-i] [TYPE...] */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -49,7 +53,8 @@ static void tensor(struct etensor *t, enum quant_type type, int64_t ne0, int64_t
 int main(int argc, char **argv)
 {
 	static const enum quant_type types[] = { QT_Q4_0, QT_Q8_0, QT_Q4_K, QT_Q6_K };
-	static const int64_t shapes[][2] = { { 2048, 2048 }, { 5632, 2048 } }; /* rows, cols */
+	int64_t shapes[4][2] = { { 2048, 2048 }, { 5632, 2048 } }; /* rows, cols */
+	int n_shapes = 2, n_set = 0;
 	double min_time = 0.3;
 	int runs = 5, n_batch = 512;
 	size_t pool_mb = 0;
@@ -66,12 +71,23 @@ int main(int argc, char **argv)
 			n_batch = atoi(argv[++i]);
 		else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc)
 			pool_mb = (size_t)atol(argv[++i]);
-		else if (strcmp(argv[i], "-i") == 0)
+		else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc && n_set < 4) {
+			long long r, k;
+
+			if (sscanf(argv[++i], "%lldx%lld", &r, &k) != 2 || r < 16 || r > 65536 || r % 16 ||
+			    k < 256 || k > 65536 || k % 256) {
+				fprintf(stderr, "-s %s: want ROWSxCOLS, rows a multiple of 16, cols of 256\n", argv[i]);
+				return 2;
+			}
+			shapes[n_set][0] = r;
+			shapes[n_set][1] = k;
+			n_shapes = ++n_set;
+		} else if (strcmp(argv[i], "-i") == 0)
 			r16 = true;
 		else if (argv[i][0] != '-' && n_want < 16)
 			want[n_want++] = argv[i];
 		else {
-			fprintf(stderr, "usage: %s [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [-i] [TYPE...]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-t SECONDS] [-r RUNS] [-p TOKENS] [-w MB] [-s RxC]... [-i] [TYPE...]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -91,10 +107,10 @@ int main(int argc, char **argv)
 		int selected = n_want == 0;
 
 		for (int k = 0; k < n_want; k++)
-			selected |= strcmp(want[k], q->name) == 0;
+			selected |= strcasecmp(want[k], q->name) == 0;
 		if (!selected)
 			continue;
-		for (size_t si = 0; si < 2; si++) {
+		for (int si = 0; si < n_shapes; si++) {
 			const int64_t R = shapes[si][0], K = shapes[si][1];
 			size_t wbytes = quant_row_size(types[ti], K) * (size_t)R;
 			size_t wstride = (wbytes + 63) / 64 * 64;
