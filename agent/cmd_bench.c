@@ -3,6 +3,9 @@
  *
  * pp<P>: one decode of a batch of P random valid ids into an empty cache.
  * tg<N>: N decodes of one random id each, from an empty cache.
+ * With -d D both start from a cache holding D tokens instead (llama-bench's
+ * depth: "tg128 @ d1024"), filled before each run and not timed; this is
+ * where attention's share of the time shows.
  * Each test runs once to warm up, then -r times; t/s is reported as mean
  * and sample standard deviation over the repetitions.  For tg the achieved
  * memory bandwidth is the weight bytes read per token (engine_model_info's
@@ -24,7 +27,7 @@
 
 struct bench_result {
 	char test[32];          /* "pp512" */
-	uint32_t n_prompt, n_gen;
+	uint32_t n_prompt, n_gen, n_depth;
 	double *ts;             /* [reps] tokens per second */
 	double *ns;             /* [reps] nanoseconds */
 	double avg_ts, stddev_ts, avg_ns, stddev_ns;
@@ -51,13 +54,17 @@ static void mean_sd(const double *v, uint32_t n, double *mean, double *sd)
 	*sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
-/* One timed pass: pp decodes ids[0..n) at once, tg one at a time. */
-static int bench_pass(struct engine_ctx *c, const int32_t *ids, uint32_t n, bool tg,
-		      double *secs)
+/* One timed pass after `depth` untimed tokens (ids[0..depth), in batches):
+ * pp decodes ids[depth..depth + n) at once, tg one at a time. */
+static int bench_pass(struct engine_ctx *c, const int32_t *ids, uint32_t depth, uint32_t n,
+		      bool tg, double *secs)
 {
 	double t0;
 
 	engine_ctx_reset(c);
+	if (depth && engine_decode(c, ids, depth) != 0)
+		return -1;
+	ids += depth;
 	t0 = now_s();
 	if (tg) {
 		for (uint32_t i = 0; i < n; i++)
@@ -70,23 +77,27 @@ static int bench_pass(struct engine_ctx *c, const int32_t *ids, uint32_t n, bool
 	return 0;
 }
 
-static int run_test(struct engine_ctx *c, const int32_t *ids, uint32_t n, bool tg,
-		    uint32_t reps, uint64_t bytes_per_token, struct bench_result *r)
+static int run_test(struct engine_ctx *c, const int32_t *ids, uint32_t depth, uint32_t n,
+		    bool tg, uint32_t reps, uint64_t bytes_per_token, struct bench_result *r)
 {
 	double secs;
 
-	snprintf(r->test, sizeof(r->test), "%s%u", tg ? "tg" : "pp", n);
+	if (depth)
+		snprintf(r->test, sizeof(r->test), "%s%u @ d%u", tg ? "tg" : "pp", n, depth);
+	else
+		snprintf(r->test, sizeof(r->test), "%s%u", tg ? "tg" : "pp", n);
 	r->n_prompt = tg ? 0 : n;
 	r->n_gen = tg ? n : 0;
+	r->n_depth = depth;
 	r->ts = calloc(reps, sizeof(double));
 	r->ns = calloc(reps, sizeof(double));
 	if (!r->ts || !r->ns)
 		return cli_fail("bench: out of memory");
 	/* warm-up: pages of the weights in, caches and thread pool up */
-	if (bench_pass(c, ids, tg ? 1 : n, tg, &secs) != 0)
+	if (bench_pass(c, ids, depth, tg ? 1 : n, tg, &secs) != 0)
 		return cli_fail("bench: %s", engine_errmsg());
 	for (uint32_t i = 0; i < reps; i++) {
-		if (bench_pass(c, ids, n, tg, &secs) != 0)
+		if (bench_pass(c, ids, depth, n, tg, &secs) != 0)
 			return cli_fail("bench: %s", engine_errmsg());
 		r->ns[i] = secs * 1e9;
 		r->ts[i] = secs > 0 ? n / secs : 0;
@@ -146,6 +157,7 @@ static json_t *record(const struct bench_result *r, const struct engine_model_in
 	json_object_set_new(o, "n_threads", json_integer(threads));
 	json_object_set_new(o, "n_prompt", json_integer(r->n_prompt));
 	json_object_set_new(o, "n_gen", json_integer(r->n_gen));
+	json_object_set_new(o, "n_depth", json_integer(r->n_depth));
 	json_object_set_new(o, "test", json_string(r->test));
 	json_object_set_new(o, "avg_ns", json_integer((json_int_t)r->avg_ns));
 	json_object_set_new(o, "stddev_ns", json_integer((json_int_t)r->stddev_ns));
@@ -192,18 +204,18 @@ static int print_results(struct app *app, const struct bench_result *res, size_t
 	}
 	fmt_size(size, sizeof(size), mi->tensor_bytes);
 	fmt_params(params, sizeof(params), mi->n_params);
-	printf("| %-30s | %10s | %8s | %-7s | %7s | %8s | %18s | %8s |\n", "model", "size",
+	printf("| %-30s | %10s | %8s | %-7s | %7s | %14s | %18s | %8s |\n", "model", "size",
 	       "params", "backend", "threads", "test", "t/s", "GB/s");
-	printf("| %.30s | %.10s | %.8s | %.7s | %.7s | %.8s | %.18s | %.8s |\n",
+	printf("| %.30s | %.10s | %.8s | %.7s | %.7s | %.14s | %.18s | %.8s |\n",
 	       "------------------------------", "---------:", "-------:", "-------",
-	       "------:", "-------:", "-----------------:", "-------:");
+	       "------:", "-------------:", "-----------------:", "-------:");
 	for (size_t i = 0; i < n_res; i++) {
 		char tps[40], gbs[16] = "";
 
 		snprintf(tps, sizeof(tps), "%.2f ± %.2f", res[i].avg_ts, res[i].stddev_ts);
 		if (res[i].n_gen)
 			snprintf(gbs, sizeof(gbs), "%.2f", res[i].gbs);
-		printf("| %-30.30s | %10s | %8s | %-7s | %7d | %8s | %19s | %8s |\n",
+		printf("| %-30.30s | %10s | %8s | %-7s | %7d | %14s | %19s | %8s |\n",
 		       base_name(model), size, params, backend, threads, res[i].test, tps, gbs);
 	}
 	cli_info(app, "bench: open %.1f ms, peak RSS %.1f MiB, %u repetitions, %.1f MiB "
@@ -219,6 +231,7 @@ int cmd_bench(struct app *app, int argc, char **argv)
 		{ "n-prompt", required_argument, NULL, 'p' },
 		{ "n-gen", required_argument, NULL, 'n' },
 		{ "repetitions", required_argument, NULL, 'r' },
+		{ "depth", required_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "backend", required_argument, NULL, CLI_OPT_BACKEND },
 		{ "device", required_argument, NULL, CLI_OPT_DEVICE },
@@ -228,7 +241,7 @@ int cmd_bench(struct app *app, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_engine_opts eo;
-	unsigned long long n_prompt = 512, n_gen = 128, reps = 3, v;
+	unsigned long long n_prompt = 512, n_gen = 128, reps = 3, depth = 0, n_ids, v;
 	struct engine_model_info mi;
 	struct bench_result res[2];
 	size_t n_res = 0;
@@ -241,7 +254,7 @@ int cmd_bench(struct app *app, int argc, char **argv)
 
 	memset(res, 0, sizeof(res));
 	cli_engine_opts_init(&eo, app);
-	while ((opt = cli_getopt(argc, argv, "m:p:n:r:t:", longopts)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "m:p:n:r:d:t:", longopts)) != -1) {
 		if ((t = cli_engine_opt(argv[0], opt, optarg, &eo)) < 0)
 			return EXIT_USAGE;
 		if (t > 0)
@@ -250,14 +263,17 @@ int cmd_bench(struct app *app, int argc, char **argv)
 		case 'p':
 		case 'n':
 		case 'r':
-			if (!cli_parse_u64(argv[0], opt == 'p' ? "-p" : opt == 'n' ? "-n" : "-r",
-					   optarg, &v))
+		case 'd': {
+			const char name[3] = { '-', (char)opt, 0 };
+
+			if (!cli_parse_u64(argv[0], name, optarg, &v))
 				return EXIT_USAGE;
 			if (v > (opt == 'r' ? BENCH_MAX_REPS : BENCH_MAX_TOKENS))
 				return cli_usage_error(argv[0], "-%c %llu is larger than %u", opt, v,
 						       opt == 'r' ? BENCH_MAX_REPS : BENCH_MAX_TOKENS);
-			*(opt == 'p' ? &n_prompt : opt == 'n' ? &n_gen : &reps) = v;
+			*(opt == 'p' ? &n_prompt : opt == 'n' ? &n_gen : opt == 'd' ? &depth : &reps) = v;
 			break;
+		}
 		case CLI_OPT_FIRST_FREE:
 			eo.profile = true;
 			break;
@@ -280,27 +296,27 @@ int cmd_bench(struct app *app, int argc, char **argv)
 		cli_fail("bench: %s", engine_errmsg());
 		goto out;
 	}
-	if ((rc = cli_engine_ctx(argv[0], &eo, m,
-				 (uint32_t)(n_prompt > n_gen ? n_prompt : n_gen),
-				 n_prompt ? (uint32_t)n_prompt : 1, false, &c)) != 0)
+	n_ids = depth + (n_prompt > n_gen ? n_prompt : n_gen);
+	if ((rc = cli_engine_ctx(argv[0], &eo, m, (uint32_t)n_ids,
+				 n_prompt ? (uint32_t)n_prompt : depth ? 512 : 1, false, &c)) != 0)
 		goto out;
 	rc = EXIT_FAIL;
-	ids = malloc((n_prompt > n_gen ? n_prompt : n_gen) * sizeof(*ids));
+	ids = malloc(n_ids * sizeof(*ids));
 	if (ids == NULL) {
 		cli_fail("bench: out of memory");
 		goto out;
 	}
 	/* random valid ids (xorshift64), the same every run */
-	for (unsigned long long i = 0; i < (n_prompt > n_gen ? n_prompt : n_gen); i++) {
+	for (unsigned long long i = 0; i < n_ids; i++) {
 		rng ^= rng << 13;
 		rng ^= rng >> 7;
 		rng ^= rng << 17;
 		ids[i] = (int32_t)(rng % engine_model_n_vocab(m));
 	}
-	if (n_prompt && (rc = run_test(c, ids, (uint32_t)n_prompt, false, (uint32_t)reps,
-				       mi.bytes_per_token, &res[n_res++])) != 0)
+	if (n_prompt && (rc = run_test(c, ids, (uint32_t)depth, (uint32_t)n_prompt, false,
+				       (uint32_t)reps, mi.bytes_per_token, &res[n_res++])) != 0)
 		goto out;
-	if (n_gen && (rc = run_test(c, ids, (uint32_t)n_gen, true, (uint32_t)reps,
+	if (n_gen && (rc = run_test(c, ids, (uint32_t)depth, (uint32_t)n_gen, true, (uint32_t)reps,
 				    mi.bytes_per_token, &res[n_res++])) != 0)
 		goto out;
 	rc = print_results(app, res, n_res, &mi, eo.model, c, (uint32_t)reps, open_s);

@@ -191,6 +191,8 @@ const struct cmd cli_commands[] = {
 	  "Two tests, each run once to warm up and then R times:\n"
 	  "  ppP  one decode of a batch of P random valid ids into an empty cache\n"
 	  "  tgN  N decodes of one id each, from an empty cache\n"
+	  "With -d D both start from D tokens already in the cache instead\n"
+	  "(\"tg128 @ d1024\"; filled before each run, not timed): attention's cost.\n"
 	  "Prints a table: model file, size, parameters, backend, threads, test,\n"
 	  "tokens per second (mean ± standard deviation) and, for tg, the memory\n"
 	  "bandwidth achieved: the weight bytes read per token x tokens per second.\n"
@@ -200,6 +202,7 @@ const struct cmd cli_commands[] = {
 	  "  -p, --n-prompt P        prompt batch size; 0 skips pp (default 512)\n"
 	  "  -n, --n-gen N           generated tokens; 0 skips tg (default 128)\n"
 	  "  -r, --repetitions R     timed runs per test (default 3)\n"
+	  "  -d, --depth D           tokens in the cache before each test (default 0)\n"
 	  "  -t, --threads N         CPU threads (default: config engine.threads)\n"
 	  "  --backend B             auto, cpu or vulkan (default: config engine.backend)\n"
 	  "  --device N              Vulkan device index\n"
@@ -208,9 +211,10 @@ const struct cmd cli_commands[] = {
 	  "                          a table on stderr at the end (= HALO_VK_PROFILE=1)\n"
 	  "  --json                  a list of records with llama-bench's fields\n"
 	  "                          (model_filename, model_size, model_n_params,\n"
-	  "                          backends, n_threads, n_prompt, n_gen, avg_ts,\n"
-	  "                          stddev_ts, samples_ts, ...) plus bandwidth_gbs,\n"
-	  "                          bytes_per_token, peak_rss_bytes and open_s\n",
+	  "                          backends, n_threads, n_prompt, n_gen, n_depth,\n"
+	  "                          avg_ts, stddev_ts, samples_ts, ...) plus\n"
+	  "                          bandwidth_gbs, bytes_per_token, peak_rss_bytes\n"
+	  "                          and open_s\n",
 	  cmd_bench },
 	{ "exec", "Run one command in the sandbox",
 	  "Usage: halo-agent exec [options] [--json] -- COMMAND [ARGS...]\n"

@@ -292,6 +292,7 @@ static void test_bench_json(void **state)
 				 292800);
 		assert_true(json_integer_value(json_object_get(rec, "model_size")) > 1000000);
 		assert_int_equal(json_integer_value(json_object_get(rec, "n_threads")), 1);
+		assert_int_equal(json_integer_value(json_object_get(rec, "n_depth")), 0);
 	}
 	rec = json_array_get(j, 0);
 	assert_int_equal(json_integer_value(json_object_get(rec, "n_prompt")), 16);
@@ -299,6 +300,19 @@ static void test_bench_json(void **state)
 	rec = json_array_get(j, 1);
 	assert_int_equal(json_integer_value(json_object_get(rec, "n_gen")), 8);
 	assert_true(json_number_value(json_object_get(rec, "bandwidth_gbs")) > 0);
+	json_decref(j);
+	tu_run_free(&r);
+
+	/* at depth: the tests are named and recorded as llama-bench does */
+	run(&r, ARGS("bench", "-m", model, "-p", "8", "-n", "4", "-d", "40", "-r", "1", "--json"));
+	assert_status(r, 0);
+	j = parse_json(r.out);
+	assert_int_equal(json_array_size(j), 2);
+	json_array_foreach(j, i, rec) {
+		assert_int_equal(json_integer_value(json_object_get(rec, "n_depth")), 40);
+		assert_string_equal(json_string_value(json_object_get(rec, "test")),
+				    i == 0 ? "pp8 @ d40" : "tg4 @ d40");
+	}
 	json_decref(j);
 	tu_run_free(&r);
 
