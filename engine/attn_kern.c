@@ -11,9 +11,19 @@
  *   p_j  = exp(s_j - m')                 (vectorised polynomial exp)
  *   l_i  = l_i * c + sum_j p_j
  *   acc_i = acc_i * c + sum_j p_j v_j    (vectorised over the value width)
+ *
+ * load() fills a tile from the cache: F16 rows converted 16 values at a
+ * time, K transposed in registers 16 x 16 (four rounds of two-source
+ * shuffles) rather than by one scalar store per value, which cost more than
+ * the tile itself.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__AVX512F__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 #include "attn_kern.h"
 
@@ -62,91 +72,233 @@ static inline v16f vexp_neg(v16f x)
 	return p * sc;
 }
 
-static void tile(const struct attn_tile_args *a)
+/* Query rows i0 .. i0 + R - 1 (R = 1 or 2) of a tile; paired rows share
+ * [lo, hi), as a GQA group's rows of one token do.  A pair reads each key
+ * and value vector once for both rows and runs twice the independent FMA
+ * chains; each row's arithmetic is exactly that of the row alone. */
+static inline void rows(const struct attn_tile_args *a, int i0, const int R)
 {
 	const v16i lane = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+	const int lo = a->lo[i0], hi = a->hi[i0];
+	const float *q[2];
+	float *acc[2], pj[2][ATTN_KT], corr[2];
+	v16f s[2][NV];
 
-	for (int i = 0; i < a->nq; i++) {
-		const float *q = a->q[i];
-		float *acc = a->acc + (size_t)i * a->hdv;
-		v16f s[NV], p[NV], mx;
-		float mt = -INFINITY, mnew, corr, sum = 0.0f, pj[ATTN_KT];
-		const int lo = a->lo[i], hi = a->hi[i];
-
-		if (lo >= hi)
-			continue;
+	for (int r = 0; r < R; r++) {
+		q[r] = a->q[i0 + r];
+		acc[r] = a->acc + (size_t)(i0 + r) * a->hdv;
 		for (int c = 0; c < NV; c++)
-			s[c] = (v16f){ 0 };
-		for (int d = 0; d < a->hd; d++) {
-			const float *kr = a->kt + (size_t)d * ATTN_KT;
-			const float qd = q[d];
+			s[r][c] = (v16f){ 0 };
+	}
+	for (int d = 0; d < a->hd; d++) {
+		const float *kr = a->kt + (size_t)d * ATTN_KT;
 
-			for (int c = 0; c < NV; c++)
-				s[c] += qd * vload(kr + 16 * c);
+		for (int c = 0; c < NV; c++) {
+			v16f k = vload(kr + 16 * c);
+
+			for (int r = 0; r < R; r++)
+				s[r][c] += q[r][d] * k;
 		}
-		mx = (v16f){ 0 } - INFINITY;
+	}
+	for (int r = 0; r < R; r++) {
+		const int i = i0 + r;
+		v16f mx = (v16f){ 0 } - INFINITY;
+		float mt = -INFINITY, mnew, sum = 0.0f;
+
 		for (int c = 0; c < NV; c++) {
 			v16i j = lane + 16 * c;
 			v16i in = (j >= lo) & (j < hi);
 
-			s[c] *= a->scale;
+			s[r][c] *= a->scale;
 			/* masked lanes become -inf */
-			s[c] = (v16f)((in & (v16i)s[c]) | (~in & (v16i)mx));
-			mx = (v16f)(((v16i)(s[c] > mx) & (v16i)s[c]) | (~(v16i)(s[c] > mx) & (v16i)mx));
+			s[r][c] = (v16f)((in & (v16i)s[r][c]) | (~in & (v16i)mx));
+			mx = (v16f)(((v16i)(s[r][c] > mx) & (v16i)s[r][c]) | (~(v16i)(s[r][c] > mx) & (v16i)mx));
 		}
 		for (int k = 0; k < 16; k++)
 			mt = mx[k] > mt ? mx[k] : mt;
 		mnew = mt > a->m[i] ? mt : a->m[i];
-		corr = a->m[i] == -INFINITY ? 0.0f : expf(a->m[i] - mnew);
+		corr[r] = a->m[i] == -INFINITY ? 0.0f : expf(a->m[i] - mnew);
 		for (int c = 0; c < NV; c++) {
 			v16i j = lane + 16 * c;
 			v16i in = (j >= lo) & (j < hi);
+			v16f p = vexp_neg(s[r][c] - mnew);
 
-			p[c] = vexp_neg(s[c] - mnew);
-			p[c] = (v16f)(in & (v16i)p[c]);
-			vstore(pj + 16 * c, p[c]);
+			vstore(pj[r] + 16 * c, (v16f)(in & (v16i)p));
 		}
 		for (int j = lo; j < hi; j++)
-			sum += pj[j];
-		a->l[i] = a->l[i] * corr + sum;
+			sum += pj[r][j];
+		a->l[i] = a->l[i] * corr[r] + sum;
 		a->m[i] = mnew;
-		{
-			int d = 0;
+	}
+	{
+		int d = 0;
 
-			/* Four value chunks at a time: four independent FMA chains. */
-			for (; d + 64 <= a->hdv; d += 64) {
-				v16f o0 = vload(acc + d) * corr, o1 = vload(acc + d + 16) * corr;
-				v16f o2 = vload(acc + d + 32) * corr, o3 = vload(acc + d + 48) * corr;
+		/* Four value chunks at a time: four independent FMA chains a row. */
+		for (; d + 64 <= a->hdv; d += 64) {
+			v16f o[2][4];
 
-				for (int j = lo; j < hi; j++) {
-					const float *vr = a->v + (size_t)j * a->hdv + d;
-					const float w = pj[j];
+			for (int r = 0; r < R; r++)
+				for (int u = 0; u < 4; u++)
+					o[r][u] = vload(acc[r] + d + 16 * u) * corr[r];
+			for (int j = lo; j < hi; j++) {
+				const float *vr = a->v + (size_t)j * a->hdv + d;
 
-					o0 += w * vload(vr);
-					o1 += w * vload(vr + 16);
-					o2 += w * vload(vr + 32);
-					o3 += w * vload(vr + 48);
+				for (int u = 0; u < 4; u++) {
+					v16f v = vload(vr + 16 * u);
+
+					for (int r = 0; r < R; r++)
+						o[r][u] += pj[r][j] * v;
 				}
-				vstore(acc + d, o0);
-				vstore(acc + d + 16, o1);
-				vstore(acc + d + 32, o2);
-				vstore(acc + d + 48, o3);
 			}
-			for (; d + 16 <= a->hdv; d += 16) {
-				v16f o = vload(acc + d) * corr;
-
-				for (int j = lo; j < hi; j++)
-					o += pj[j] * vload(a->v + (size_t)j * a->hdv + d);
-				vstore(acc + d, o);
-			}
-			for (; d < a->hdv; d++) {
-				float o = acc[d] * corr;
-
-				for (int j = lo; j < hi; j++)
-					o += pj[j] * a->v[(size_t)j * a->hdv + d];
-				acc[d] = o;
-			}
+			for (int r = 0; r < R; r++)
+				for (int u = 0; u < 4; u++)
+					vstore(acc[r] + d + 16 * u, o[r][u]);
 		}
+		for (; d + 16 <= a->hdv; d += 16)
+			for (int r = 0; r < R; r++) {
+				v16f o = vload(acc[r] + d) * corr[r];
+
+				for (int j = lo; j < hi; j++)
+					o += pj[r][j] * vload(a->v + (size_t)j * a->hdv + d);
+				vstore(acc[r] + d, o);
+			}
+		for (; d < a->hdv; d++)
+			for (int r = 0; r < R; r++) {
+				float o = acc[r][d] * corr[r];
+
+				for (int j = lo; j < hi; j++)
+					o += pj[r][j] * a->v[(size_t)j * a->hdv + d];
+				acc[r][d] = o;
+			}
+	}
+}
+
+static void tile(const struct attn_tile_args *a)
+{
+	for (int i = 0; i < a->nq;) {
+		if (a->lo[i] >= a->hi[i]) {
+			i++;
+		} else if (i + 1 < a->nq && a->lo[i + 1] == a->lo[i] && a->hi[i + 1] == a->hi[i]) {
+			rows(a, i, 2);
+			i += 2;
+		} else {
+			rows(a, i, 1);
+			i++;
+		}
+	}
+}
+
+/* ---- loading a tile ------------------------------------------------------ */
+
+static inline float ld1(const void *row, int i, bool f16)
+{
+	uint16_t h;
+
+	if (!f16)
+		return ((const float *)row)[i];
+	memcpy(&h, (const char *)row + 2 * (size_t)i, 2);
+	return quant_f16_to_f32(h);
+}
+
+/* 16 values of a row as floats. */
+static inline v16f ld16(const void *p, bool f16)
+{
+	if (!f16)
+		return vload(p);
+#if defined(__AVX512F__)
+	{
+		__m512 f = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+		v16f r;
+
+		memcpy(&r, &f, sizeof(r));
+		return r;
+	}
+#elif defined(__F16C__)
+	{
+		__m256 f0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+		__m256 f1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p + 1));
+		v16f r;
+
+		memcpy(&r, &f0, 32);
+		memcpy((char *)&r + 32, &f1, 32);
+		return r;
+	}
+#else
+	{
+		float t[16];
+
+		for (int i = 0; i < 16; i++)
+			t[i] = ld1(p, i, true);
+		return vload(t);
+	}
+#endif
+}
+
+/* The rounds of the 16 x 16 transpose: round b swaps bit b of the row and
+ * the lane index between rows r and r + b (r without bit b); lo is row r's
+ * new lanes, hi row r + b's, from the pair (x[r], x[r + b]). */
+static const v16i tr_lo[4] = {
+	{ 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23 },
+	{ 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27 },
+	{ 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29 },
+	{ 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30 },
+};
+static const v16i tr_hi[4] = {
+	{ 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31 },
+	{ 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31 },
+	{ 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31 },
+	{ 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31 },
+};
+
+static inline void transpose16(v16f x[16])
+{
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		const int b = 8 >> k;
+
+#pragma GCC unroll 16
+		for (int r = 0; r < 16; r++)
+			if (!(r & b)) {
+				v16f x0 = x[r], x1 = x[r + b];
+
+				x[r] = __builtin_shuffle(x0, x1, tr_lo[k]);
+				x[r + b] = __builtin_shuffle(x0, x1, tr_hi[k]);
+			}
+	}
+}
+
+static void load(const struct attn_load_args *a)
+{
+	const size_t esz = a->f16 ? 2 : 4;
+	const char *k = a->k, *v = a->v;
+	int d0 = 0;
+
+	for (; d0 + 16 <= a->hd; d0 += 16)
+		for (int r0 = 0; r0 < ATTN_KT; r0 += 16) {
+			v16f x[16];
+
+#pragma GCC unroll 16
+			for (int r = 0; r < 16; r++)
+				x[r] = r0 + r < a->nk ? ld16(k + (size_t)(r0 + r) * a->k_stride + d0 * esz, a->f16)
+						      : (v16f){ 0 };
+			if (r0 < a->nk)
+				transpose16(x);
+#pragma GCC unroll 16
+			for (int d = 0; d < 16; d++)
+				vstore(a->kt + (size_t)(d0 + d) * ATTN_KT + r0, x[d]);
+		}
+	for (; d0 < a->hd; d0++)
+		for (int r = 0; r < ATTN_KT; r++)
+			a->kt[(size_t)d0 * ATTN_KT + r] = r < a->nk ? ld1(k + (size_t)r * a->k_stride, d0, a->f16) : 0.0f;
+	for (int r = 0; r < a->nk; r++) {
+		const char *src = v + (size_t)r * a->v_stride;
+		float *dst = a->vt + (size_t)r * a->hdv;
+		int d = 0;
+
+		for (; d + 16 <= a->hdv; d += 16)
+			vstore(dst + d, ld16(src + d * esz, a->f16));
+		for (; d < a->hdv; d++)
+			dst[d] = ld1(src, d, a->f16);
 	}
 }
 
@@ -155,4 +307,4 @@ static void tile(const struct attn_tile_args *a)
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
-const struct attn_kern KERN_NAME(ATTN_SET) = { STR(ATTN_SET), tile };
+const struct attn_kern KERN_NAME(ATTN_SET) = { STR(ATTN_SET), tile, load };

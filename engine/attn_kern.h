@@ -7,6 +7,7 @@
 #ifndef HALO_ATTN_KERN_H
 #define HALO_ATTN_KERN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine.h"
@@ -28,9 +29,21 @@ struct attn_tile_args {
 	float *acc;               /* [nq][hdv] running sum of p * v */
 };
 
+/* One tile's keys and values out of the cache: nk rows of one KV head. */
+struct attn_load_args {
+	int nk;                   /* rows, <= ATTN_KT */
+	int hd, hdv;              /* key and value head widths */
+	bool f16;                 /* the cache is F16 (else F32) */
+	const void *k, *v;        /* the head's slice of row 0 */
+	size_t k_stride, v_stride;/* bytes from a row to the next */
+	float *kt;                /* out: [hd][ATTN_KT], columns >= nk zero */
+	float *vt;                /* out: [nk][hdv] */
+};
+
 struct attn_kern {
 	const char *name;
 	void (*tile)(const struct attn_tile_args *a);
+	void (*load)(const struct attn_load_args *a);
 };
 
 /* The kernel of `isa`, or of the best lower set this build has. */

@@ -31,7 +31,7 @@
 #define ATTN_MAX_ROWS (ATTN_TQ * ATTN_MAX_GROUP)
 /* Per thread, in floats: K tile transposed, V tile, a converted row, and per
  * query row the running max, sum and accumulator. */
-#define ATTN_SCRATCH (2 * ATTN_MAX_HEAD * ATTN_KT + ATTN_MAX_HEAD + \
+#define ATTN_SCRATCH (2 * ATTN_MAX_HEAD * ATTN_KT + \
 		      ATTN_MAX_ROWS * (ATTN_MAX_HEAD + 2))
 
 struct cpu_backend {
@@ -683,39 +683,8 @@ struct attn_job {
 	const struct attn_params *p;
 	float *scratch;          /* per thread: ATTN_SCRATCH floats */
 	const struct attn_kern *kern;
-	quant_to_float_fn kv_to_f32;
 	_Atomic int64_t next;    /* next work item to claim */
 };
-
-/* Load keys [k0, k0 + nk) of KV head kvh: K transposed into kt [hd][ATTN_KT]
- * (unused columns zero), V into vt [nk][hd_v]. */
-static void attn_load_tile(const struct attn_job *j, uint32_t kvh, uint32_t k0,
-			   int nk, float *kt, float *vt, float *row)
-{
-	const struct attn_params *p = j->p;
-	const bool conv = j->kc->type != QT_F32;
-	const size_t esz = conv ? 2 : 4;
-
-	if (nk < ATTN_KT)
-		memset(kt, 0, (size_t)p->head_dim * ATTN_KT * sizeof(float));
-	for (int i = 0; i < nk; i++) {
-		const char *krow = (const char *)j->kc->data + (size_t)(k0 + i) * j->kc->nb1 +
-				   (size_t)kvh * p->head_dim * esz;
-		const char *vrow = (const char *)j->vc->data + (size_t)(k0 + i) * j->vc->nb1 +
-				   (size_t)kvh * p->head_dim_v * esz;
-		const float *k = (const float *)krow;
-
-		if (conv) {
-			j->kv_to_f32(krow, row, p->head_dim);
-			j->kv_to_f32(vrow, vt + (size_t)i * p->head_dim_v, p->head_dim_v);
-			k = row;
-		} else {
-			memcpy(vt + (size_t)i * p->head_dim_v, vrow, p->head_dim_v * sizeof(float));
-		}
-		for (uint32_t d = 0; d < p->head_dim; d++)
-			kt[(size_t)d * ATTN_KT + i] = k[d];
-	}
-}
 
 static void attn_run(void *arg, int ith, int nth)
 {
@@ -723,10 +692,10 @@ static void attn_run(void *arg, int ith, int nth)
 	const struct attn_params *p = j->p;
 	const uint32_t group = p->n_head / p->n_head_kv;
 	const int64_t n_blocks = (p->n_tokens + ATTN_TQ - 1) / ATTN_TQ;
+	const size_t esz = j->kc->type == QT_F16 ? 2 : 4;
 	float *kt = j->scratch + (size_t)ith * ATTN_SCRATCH;
 	float *vt = kt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
-	float *row = vt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
-	float *mx = row + ATTN_MAX_HEAD;
+	float *mx = vt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
 	float *sum = mx + ATTN_MAX_ROWS;
 	float *acc = sum + ATTN_MAX_ROWS;
 	const float *qrow[ATTN_MAX_ROWS];
@@ -761,7 +730,19 @@ static void attn_run(void *arg, int ith, int nth)
 		for (uint32_t k0 = first; k0 <= qlast; k0 += ATTN_KT) {
 			int nk = qlast - k0 + 1 < ATTN_KT ? (int)(qlast - k0 + 1) : ATTN_KT;
 
-			attn_load_tile(j, kvh, k0, nk, kt, vt, row);
+			{
+				const struct attn_load_args la = {
+					.nk = nk, .hd = (int)p->head_dim, .hdv = (int)p->head_dim_v,
+					.f16 = j->kc->type == QT_F16,
+					.k = (const char *)j->kc->data + (size_t)k0 * j->kc->nb1 +
+					     (size_t)kvh * p->head_dim * esz,
+					.v = (const char *)j->vc->data + (size_t)k0 * j->vc->nb1 +
+					     (size_t)kvh * p->head_dim_v * esz,
+					.k_stride = j->kc->nb1, .v_stride = j->vc->nb1, .kt = kt, .vt = vt,
+				};
+
+				j->kern->load(&la);
+			}
 			for (uint32_t i = 0; i < nq; i++) {
 				/* causal: keys <= qpos; window: qpos - key < window */
 				uint32_t qpos = p->pos0 + t0 + i / group;
@@ -791,11 +772,16 @@ static void cpu_attention(struct engine_backend *be, struct etensor *out,
 			  const struct etensor *vc, const struct attn_params *p)
 {
 	struct cpu_backend *c = cpu(be);
-	const struct quant_traits *kt = quant_traits_of(kc->type);
 	struct engine_cpu_caps caps;
-	struct attn_job j = { out, q, kc, vc, p, c->attn_scratch, NULL,
-			      kt->to_float_fast ? kt->to_float_fast : kt->to_float, 0 };
+	struct attn_job j = { out, q, kc, vc, p, c->attn_scratch, NULL, 0 };
 
+	if ((kc->type != QT_F16 && kc->type != QT_F32) || vc->type != kc->type) {
+		if (c->err == 0)
+			c->err = engine_seterr(ENGINE_EINVAL, "cpu: attention: KV cache of type %s/%s "
+					       "(F16 or F32 only)", quant_traits_of(kc->type)->name,
+					       quant_traits_of(vc->type)->name);
+		return;
+	}
 	engine_cpu_caps_get(&caps);
 	j.kern = attn_kern_for(caps.active);
 	atomic_init(&j.next, 0);
