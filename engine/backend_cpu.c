@@ -29,7 +29,7 @@
 #define ATTN_MAX_HEAD 512
 #define ATTN_MAX_GROUP 64
 #define ATTN_MAX_ROWS (ATTN_TQ * ATTN_MAX_GROUP)
-/* Per thread, in floats: K tile transposed, V tile, a converted row, and per
+/* Per thread, in floats: K tile transposed, V tile, and per
  * query row the running max, sum and accumulator. */
 #define ATTN_SCRATCH (2 * ATTN_MAX_HEAD * ATTN_KT + \
 		      ATTN_MAX_ROWS * (ATTN_MAX_HEAD + 2))
