@@ -31,6 +31,10 @@
 #define ATTN_MAX_ROWS (ATTN_TQ * ATTN_MAX_GROUP)
 /* Per thread, in floats: K tile transposed, V tile, and per
  * query row the running max, sum and accumulator. */
+/* Batches of at most ATTN_SPLIT_TOKENS tokens seeing more than ATTN_CHUNK
+ * keys split the keys into chunks (attn_split_run). */
+#define ATTN_SPLIT_TOKENS 4
+#define ATTN_CHUNK 256
 #define ATTN_SCRATCH (2 * ATTN_MAX_HEAD * ATTN_KT + \
 		      ATTN_MAX_ROWS * (ATTN_MAX_HEAD + 2))
 
@@ -42,6 +46,8 @@ struct cpu_backend {
 	void *xbuf;           /* the same prepared for xgemm (batches only) */
 	size_t xbuf_size;
 	float *attn_scratch;  /* n_threads * ATTN_SCRATCH floats */
+	float *attn_part;     /* split attention's partial results */
+	size_t attn_part_size; /* in floats */
 	int err;              /* the first failed op since the last sync */
 };
 
@@ -206,9 +212,22 @@ static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t widt
 	/* Q8_K is the largest activation format per element (292 B / 256). */
 	size_t need = (size_t)n_rows * (((size_t)width + 255) / 256) * 292 + 64;
 
-	(void)attn; /* attention scratch is per thread, of a fixed size */
 	if (need < (size_t)n_rows * width * sizeof(float))
 		need = (size_t)n_rows * width * sizeof(float);
+	if (attn && attn->n_kv > ATTN_CHUNK) {
+		/* split attention's partials for the largest split batch */
+		size_t part = (size_t)((attn->n_kv + ATTN_CHUNK - 1) / ATTN_CHUNK) *
+			      (attn->n_tokens < ATTN_SPLIT_TOKENS ? attn->n_tokens : ATTN_SPLIT_TOKENS) *
+			      attn->n_head * (attn->head_dim_v + 2);
+
+		if (part > c->attn_part_size) {
+			free(c->attn_part);
+			c->attn_part = malloc(part * sizeof(float));
+			c->attn_part_size = c->attn_part ? part : 0;
+			if (c->attn_part == NULL)
+				return engine_seterr(ENGINE_ENOMEM, "out of memory for attention scratch");
+		}
+	}
 	if (c->attn_scratch == NULL) {
 		c->attn_scratch = malloc((size_t)be->n_threads * ATTN_SCRATCH * sizeof(float));
 		if (c->attn_scratch == NULL)
@@ -683,15 +702,20 @@ struct attn_job {
 	const struct attn_params *p;
 	float *scratch;          /* per thread: ATTN_SCRATCH floats */
 	const struct attn_kern *kern;
+	float *part;             /* split: [chunk][token][head] max, sum, acc[hdv] */
+	int64_t n_chunks;        /* split: chunks of ATTN_CHUNK keys; 0: not split */
 	_Atomic int64_t next;    /* next work item to claim */
 };
 
-static void attn_run(void *arg, int ith, int nth)
+/* Keys [kb, ke) of KV head kvh against the query rows of tokens [t0, t1)
+ * (token-major, then the GQA group): leaves each row's running max, sum of
+ * exponentials and weighted sum of values in the thread's scratch (mx, sum,
+ * acc).  Returns the rows. */
+static uint32_t attn_span(const struct attn_job *j, int ith, uint32_t kvh, uint32_t t0, uint32_t t1,
+			  uint32_t kb, uint32_t ke)
 {
-	struct attn_job *j = arg;
 	const struct attn_params *p = j->p;
-	const uint32_t group = p->n_head / p->n_head_kv;
-	const int64_t n_blocks = (p->n_tokens + ATTN_TQ - 1) / ATTN_TQ;
+	const uint32_t group = p->n_head / p->n_head_kv, nq = (t1 - t0) * group;
 	const size_t esz = j->kc->type == QT_F16 ? 2 : 4;
 	float *kt = j->scratch + (size_t)ith * ATTN_SCRATCH;
 	float *vt = kt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
@@ -700,6 +724,65 @@ static void attn_run(void *arg, int ith, int nth)
 	float *acc = sum + ATTN_MAX_ROWS;
 	const float *qrow[ATTN_MAX_ROWS];
 	int lo[ATTN_MAX_ROWS], hi[ATTN_MAX_ROWS];
+	struct attn_tile_args ta = {
+		.nq = (int)nq, .hd = (int)p->head_dim, .hdv = (int)p->head_dim_v,
+		.q = qrow, .kt = kt, .v = vt, .lo = lo, .hi = hi, .scale = p->scale,
+		.m = mx, .l = sum, .acc = acc,
+	};
+
+	for (uint32_t i = 0; i < nq; i++) {
+		uint32_t t = t0 + i / group, h = kvh * group + i % group;
+
+		qrow[i] = (const float *)((const char *)j->q->data + (size_t)t * j->q->nb1) +
+			  (size_t)h * p->head_dim;
+		mx[i] = -INFINITY;
+		sum[i] = 0.0f;
+	}
+	memset(acc, 0, (size_t)nq * p->head_dim_v * sizeof(float));
+	for (uint32_t k0 = kb; k0 < ke; k0 += ATTN_KT) {
+		int nk = ke - k0 < ATTN_KT ? (int)(ke - k0) : ATTN_KT;
+		const struct attn_load_args la = {
+			.nk = nk, .hd = (int)p->head_dim, .hdv = (int)p->head_dim_v,
+			.f16 = j->kc->type == QT_F16,
+			.k = (const char *)j->kc->data + (size_t)k0 * j->kc->nb1 + (size_t)kvh * p->head_dim * esz,
+			.v = (const char *)j->vc->data + (size_t)k0 * j->vc->nb1 + (size_t)kvh * p->head_dim_v * esz,
+			.k_stride = j->kc->nb1, .v_stride = j->vc->nb1, .kt = kt, .vt = vt,
+		};
+
+		j->kern->load(&la);
+		for (uint32_t i = 0; i < nq; i++) {
+			/* causal: keys <= qpos; window: qpos - key < window */
+			uint32_t qpos = p->pos0 + t0 + i / group;
+			uint32_t kmin = p->window && qpos + 1 > p->window ? qpos + 1 - p->window : 0;
+			int64_t l = (int64_t)kmin - k0, h = (int64_t)qpos + 1 - k0;
+
+			lo[i] = l < 0 ? 0 : (int)l;
+			hi[i] = h > nk ? nk : (h < 0 ? 0 : (int)h);
+		}
+		ta.nk = nk;
+		j->kern->tile(&ta);
+	}
+	return nq;
+}
+
+/* The keys visible to any query of tokens [t0, t1): [first, last]. */
+static void attn_keys(const struct attn_params *p, uint32_t t0, uint32_t t1, uint32_t *first,
+		      uint32_t *last)
+{
+	*first = p->window && p->pos0 + t0 + 1 > p->window ? p->pos0 + t0 + 1 - p->window : 0;
+	*last = p->pos0 + t1 - 1;
+}
+
+/* Items (KV head, block of ATTN_TQ tokens), each over all its keys. */
+static void attn_run(void *arg, int ith, int nth)
+{
+	struct attn_job *j = arg;
+	const struct attn_params *p = j->p;
+	const uint32_t group = p->n_head / p->n_head_kv;
+	const int64_t n_blocks = (p->n_tokens + ATTN_TQ - 1) / ATTN_TQ;
+	const float *sum = j->scratch + (size_t)ith * ATTN_SCRATCH + 2 * (size_t)ATTN_MAX_HEAD * ATTN_KT +
+			   ATTN_MAX_ROWS;
+	const float *acc = sum + ATTN_MAX_ROWS;
 	int64_t item;
 
 	(void)nth;
@@ -708,53 +791,10 @@ static void attn_run(void *arg, int ith, int nth)
 		uint32_t kvh = (uint32_t)(item / n_blocks);
 		uint32_t t0 = (uint32_t)(item % n_blocks) * ATTN_TQ;
 		uint32_t t1 = t0 + ATTN_TQ < p->n_tokens ? t0 + ATTN_TQ : p->n_tokens;
-		uint32_t nq = (t1 - t0) * group;
-		uint32_t qlast = p->pos0 + t1 - 1;
-		uint32_t first = p->window && p->pos0 + t0 + 1 > p->window ?
-				 p->pos0 + t0 + 1 - p->window : 0;
-		struct attn_tile_args ta = {
-			.nq = (int)nq, .hd = (int)p->head_dim, .hdv = (int)p->head_dim_v,
-			.q = qrow, .kt = kt, .v = vt, .lo = lo, .hi = hi, .scale = p->scale,
-			.m = mx, .l = sum, .acc = acc,
-		};
+		uint32_t first, last, nq;
 
-		for (uint32_t i = 0; i < nq; i++) {
-			uint32_t t = t0 + i / group, h = kvh * group + i % group;
-
-			qrow[i] = (const float *)((const char *)j->q->data + (size_t)t * j->q->nb1) +
-				  (size_t)h * p->head_dim;
-			mx[i] = -INFINITY;
-			sum[i] = 0.0f;
-		}
-		memset(acc, 0, (size_t)nq * p->head_dim_v * sizeof(float));
-		for (uint32_t k0 = first; k0 <= qlast; k0 += ATTN_KT) {
-			int nk = qlast - k0 + 1 < ATTN_KT ? (int)(qlast - k0 + 1) : ATTN_KT;
-
-			{
-				const struct attn_load_args la = {
-					.nk = nk, .hd = (int)p->head_dim, .hdv = (int)p->head_dim_v,
-					.f16 = j->kc->type == QT_F16,
-					.k = (const char *)j->kc->data + (size_t)k0 * j->kc->nb1 +
-					     (size_t)kvh * p->head_dim * esz,
-					.v = (const char *)j->vc->data + (size_t)k0 * j->vc->nb1 +
-					     (size_t)kvh * p->head_dim_v * esz,
-					.k_stride = j->kc->nb1, .v_stride = j->vc->nb1, .kt = kt, .vt = vt,
-				};
-
-				j->kern->load(&la);
-			}
-			for (uint32_t i = 0; i < nq; i++) {
-				/* causal: keys <= qpos; window: qpos - key < window */
-				uint32_t qpos = p->pos0 + t0 + i / group;
-				uint32_t kmin = p->window && qpos + 1 > p->window ? qpos + 1 - p->window : 0;
-				int64_t l = (int64_t)kmin - k0, h = (int64_t)qpos + 1 - k0;
-
-				lo[i] = l < 0 ? 0 : (int)l;
-				hi[i] = h > nk ? nk : (h < 0 ? 0 : (int)h);
-			}
-			ta.nk = nk;
-			j->kern->tile(&ta);
-		}
+		attn_keys(p, t0, t1, &first, &last);
+		nq = attn_span(j, ith, kvh, t0, t1, first, last + 1);
 		for (uint32_t i = 0; i < nq; i++) {
 			uint32_t t = t0 + i / group, h = kvh * group + i % group;
 			float *o = (float *)((char *)j->out->data + (size_t)t * j->out->nb1) +
@@ -767,13 +807,85 @@ static void attn_run(void *arg, int ith, int nth)
 	}
 }
 
+/* Few tokens over many keys (decode): items are chunks of ATTN_CHUNK keys,
+ * each over every KV head, so a thread streams whole cache rows of its own
+ * stretch and every thread has work whatever the number of KV heads.  Each
+ * writes per query row its partial max, sum and accumulator (part); then
+ * attn_combine_run merges the chunks. */
+static void attn_split_run(void *arg, int ith, int nth)
+{
+	struct attn_job *j = arg;
+	const struct attn_params *p = j->p;
+	const uint32_t group = p->n_head / p->n_head_kv, hdv = p->head_dim_v;
+	const float *mx = j->scratch + (size_t)ith * ATTN_SCRATCH + 2 * (size_t)ATTN_MAX_HEAD * ATTN_KT;
+	const float *sum = mx + ATTN_MAX_ROWS, *acc = sum + ATTN_MAX_ROWS;
+	uint32_t first, last;
+	int64_t c;
+
+	(void)nth;
+	attn_keys(p, 0, p->n_tokens, &first, &last);
+	while ((c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_chunks) {
+		uint32_t kb = first + (uint32_t)c * ATTN_CHUNK;
+		uint32_t ke = last + 1 - kb > ATTN_CHUNK ? kb + ATTN_CHUNK : last + 1;
+
+		for (uint32_t kvh = 0; kvh < p->n_head_kv; kvh++) {
+			uint32_t nq = attn_span(j, ith, kvh, 0, p->n_tokens, kb, ke);
+
+			for (uint32_t i = 0; i < nq; i++) {
+				uint32_t t = i / group, h = kvh * group + i % group;
+				float *o = j->part + (((size_t)c * p->n_tokens + t) * p->n_head + h) * (hdv + 2);
+
+				o[0] = mx[i];
+				o[1] = sum[i];
+				memcpy(o + 2, acc + (size_t)i * hdv, hdv * sizeof(float));
+			}
+		}
+	}
+}
+
+/* out = sum_c acc_c e^(m_c - M) / sum_c l_c e^(m_c - M), M = max_c m_c, per
+ * query row; chunks with no visible key (m_c = -inf) add nothing. */
+static void attn_combine_run(void *arg, int ith, int nth)
+{
+	struct attn_job *j = arg;
+	const struct attn_params *p = j->p;
+	const uint32_t hdv = p->head_dim_v, rows = p->n_tokens * p->n_head;
+	const size_t stride = (size_t)rows * (hdv + 2);
+
+	for (uint32_t r = rows * (uint32_t)ith / (uint32_t)nth; r < rows * (uint32_t)(ith + 1) / (uint32_t)nth; r++) {
+		const float *part = j->part + (size_t)r * (hdv + 2);
+		float *o = (float *)((char *)j->out->data + (size_t)(r / p->n_head) * j->out->nb1) +
+			   (size_t)(r % p->n_head) * hdv;
+		float m = -INFINITY, l = 0.0f;
+
+		for (int64_t c = 0; c < j->n_chunks; c++)
+			m = part[c * stride] > m ? part[c * stride] : m;
+		for (uint32_t d = 0; d < hdv; d++)
+			o[d] = 0.0f;
+		for (int64_t c = 0; c < j->n_chunks; c++) {
+			const float *pc = part + c * stride;
+			float w;
+
+			if (pc[0] == -INFINITY)
+				continue;
+			w = expf(pc[0] - m);
+			l += pc[1] * w;
+			for (uint32_t d = 0; d < hdv; d++)
+				o[d] += pc[2 + d] * w;
+		}
+		for (uint32_t d = 0; d < hdv; d++)
+			o[d] /= l;
+	}
+}
+
 static void cpu_attention(struct engine_backend *be, struct etensor *out,
 			  const struct etensor *q, const struct etensor *kc,
 			  const struct etensor *vc, const struct attn_params *p)
 {
 	struct cpu_backend *c = cpu(be);
 	struct engine_cpu_caps caps;
-	struct attn_job j = { out, q, kc, vc, p, c->attn_scratch, NULL, 0 };
+	struct attn_job j = { out, q, kc, vc, p, c->attn_scratch, NULL, c->attn_part, 0, 0 };
+	uint32_t first, last;
 
 	if ((kc->type != QT_F16 && kc->type != QT_F32) || vc->type != kc->type) {
 		if (c->err == 0)
@@ -785,7 +897,18 @@ static void cpu_attention(struct engine_backend *be, struct etensor *out,
 	engine_cpu_caps_get(&caps);
 	j.kern = attn_kern_for(caps.active);
 	atomic_init(&j.next, 0);
-	pool_run(c->pool, attn_run, &j);
+	attn_keys(p, 0, p->n_tokens, &first, &last);
+	if (p->n_tokens <= ATTN_SPLIT_TOKENS && last + 1 - first > ATTN_CHUNK) {
+		j.n_chunks = (last + 1 - first + ATTN_CHUNK - 1) / ATTN_CHUNK;
+		if ((size_t)j.n_chunks * p->n_tokens * p->n_head * (p->head_dim_v + 2) > c->attn_part_size)
+			j.n_chunks = 0; /* beyond the reserved shape: the unsplit path */
+	}
+	if (j.n_chunks == 0) {
+		pool_run(c->pool, attn_run, &j);
+		return;
+	}
+	pool_run(c->pool, attn_split_run, &j);
+	pool_run(c->pool, attn_combine_run, &j);
 }
 
 /* ---- MoE ------------------------------------------------------------------ */
@@ -943,6 +1066,7 @@ static void cpu_free(struct engine_backend *be)
 	free(c->qbuf);
 	free(c->xbuf);
 	free(c->attn_scratch);
+	free(c->attn_part);
 	free(c);
 }
 

@@ -7,7 +7,9 @@
  * cache's own values (F16 rows converted with the scalar quant_f16_to_f32),
  * so the only differences are float rounding: |got - ref| <= 1e-5 with
  * every q, k, v in [-1, 1).  Cases: decode one token deep in the cache
- * (32 key tiles, the last one partial), batches whose tokens' rows sit
+ * (32 key tiles, the last one partial) and up to 4 tokens over more than
+ * 256 keys (split into chunks of keys, then merged: chunks some rows see
+ * no key of, windows starting mid-chunk), batches whose tokens' rows sit
  * next to each other with different visible ranges, GQA groups of 1, 3, 8
  * and 12, head widths that are not multiples of 16 (the loader's scalar
  * columns), value heads narrower than key heads, windows, F16 and F32
@@ -53,7 +55,10 @@ struct acase {
 	uint32_t n_head, n_kv, hd, hdv, pos0, n, window;
 };
 
-static void one_case(struct engine_backend *be, const struct acase *c, const char *isa, int nt)
+/* reserve_kv: the cache size the backend is reserved for (0: the case's);
+ * smaller, attention must not use the split path's buffers. */
+static void one_case(struct engine_backend *be, const struct acase *c, const char *isa, int nt,
+		     uint32_t reserve_kv)
 {
 	const uint32_t n_ctx = c->pos0 + c->n, group = c->n_head / c->n_kv;
 	const size_t qw = (size_t)c->n_head * c->hd, ow = (size_t)c->n_head * c->hdv;
@@ -92,7 +97,12 @@ static void one_case(struct engine_backend *be, const struct acase *c, const cha
 	tensor(&tq, QT_F32, (int64_t)qw, c->n, qx);
 	tensor(&to, QT_F32, (int64_t)ow, c->n, out);
 	memset(out, 0xff, ow * c->n * sizeof(float)); /* NaN: every value must be written */
-	assert_int_equal(be->ops->reserve(be, c->n, (uint32_t)(qw > ow ? qw : ow), &ap), 0);
+	{
+		struct attn_params rp = ap;
+
+		rp.n_kv = reserve_kv ? reserve_kv : n_ctx;
+		assert_int_equal(be->ops->reserve(be, c->n, (uint32_t)(qw > ow ? qw : ow), &rp), 0);
+	}
 	be->ops->attention(be, &to, &tq, &tk, &tv, &ap);
 	assert_int_equal(be->ops->sync(be), 0);
 
@@ -154,6 +164,10 @@ static void test_attention_cpu(void **state)
 		{ QT_F32, 6, 2, 16, 16, 0, 20, 8 },     /* group of 3, window */
 		{ QT_F16, 2, 1, 80, 48, 64, 2, 0 },     /* values narrower; a tile starts at pos0 */
 		{ QT_F16, 16, 2, 64, 64, 300, 1, 100 }, /* decode in a window */
+		{ QT_F32, 8, 4, 64, 64, 1000, 3, 0 },   /* 3 tokens, 4 chunks */
+		{ QT_F16, 4, 1, 32, 32, 254, 3, 0 },    /* a 1-key last chunk only token 2 sees */
+		{ QT_F16, 8, 2, 64, 32, 2000, 4, 700 }, /* window: chunks from key 1301 */
+		{ QT_F16, 6, 6, 16, 16, 600, 1, 0 },    /* 6 KV heads, 3 chunks */
 	};
 	struct engine_cpu_caps caps;
 
@@ -166,17 +180,30 @@ static void test_attention_cpu(void **state)
 
 			assert_int_equal(backend_cpu_new(&be, nt), 0);
 			for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-				one_case(be, &cases[i], engine_isa_name((enum engine_isa)isa), nt);
+				one_case(be, &cases[i], engine_isa_name((enum engine_isa)isa), nt, 0);
 			be->ops->free(be);
 		}
 	}
 	assert_int_equal(engine_cpu_set_isa(caps.active), 0);
 }
 
+/* A backend reserved for a short cache, then asked for a long one. */
+static void test_attention_unreserved(void **state)
+{
+	static const struct acase c = { QT_F16, 8, 2, 64, 64, 1500, 2, 0 };
+	struct engine_backend *be;
+
+	(void)state;
+	assert_int_equal(backend_cpu_new(&be, 2), 0);
+	one_case(be, &c, "active", 2, 100);
+	be->ops->free(be);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attention_cpu),
+		cmocka_unit_test(test_attention_unreserved),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
