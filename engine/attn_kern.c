@@ -31,6 +31,10 @@ typedef float v16f __attribute__((vector_size(64)));
 typedef int v16i __attribute__((vector_size(64)));
 
 #define NV (ATTN_KT / 16)
+/* The small fixed loops (tiles, rows, value chunks) fully unrolled at any
+ * optimization level: their arrays then live in registers. */
+#define ATTN_UNROLL _Pragma("GCC unroll 4")
+#define ATTN_UNROLL16 _Pragma("GCC unroll 16")
 
 static inline v16f vload(const float *p)
 {
@@ -72,39 +76,75 @@ static inline v16f vexp_neg(v16f x)
 	return p * sc;
 }
 
+/* Horizontal max and sum of 16 lanes: four halvings. */
+static const v16i half8 = { 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7 };
+static const v16i half4 = { 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11 };
+static const v16i half2 = { 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13 };
+static const v16i half1 = { 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14 };
+
+static inline v16f vmax(v16f a, v16f b)
+{
+	return (v16f)(((v16i)(a > b) & (v16i)a) | (~(v16i)(a > b) & (v16i)b));
+}
+
+static inline float hmax16(v16f v)
+{
+	v = vmax(v, __builtin_shuffle(v, half8));
+	v = vmax(v, __builtin_shuffle(v, half4));
+	v = vmax(v, __builtin_shuffle(v, half2));
+	v = vmax(v, __builtin_shuffle(v, half1));
+	return v[0];
+}
+
+static inline float hsum16(v16f v)
+{
+	v += __builtin_shuffle(v, half8);
+	v += __builtin_shuffle(v, half4);
+	v += __builtin_shuffle(v, half2);
+	v += __builtin_shuffle(v, half1);
+	return v[0];
+}
+
 /* Query rows i0 .. i0 + R - 1 (R = 1 or 2) of a tile; paired rows share
  * [lo, hi), as a GQA group's rows of one token do.  A pair reads each key
  * and value vector once for both rows and runs twice the independent FMA
  * chains; each row's arithmetic is exactly that of the row alone. */
-static inline void rows(const struct attn_tile_args *a, int i0, const int R)
+static inline __attribute__((always_inline)) void rows(const struct attn_tile_args *a, int i0,
+								const int R)
 {
 	const v16i lane = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 	const int lo = a->lo[i0], hi = a->hi[i0];
 	const float *q[2];
-	float *acc[2], pj[2][ATTN_KT], corr[2];
+	float *acc[2], pj[2][ATTN_KT] __attribute__((aligned(64))), corr[2];
 	v16f s[2][NV];
 
+	ATTN_UNROLL
 	for (int r = 0; r < R; r++) {
 		q[r] = a->q[i0 + r];
 		acc[r] = a->acc + (size_t)(i0 + r) * a->hdv;
+		ATTN_UNROLL
 		for (int c = 0; c < NV; c++)
 			s[r][c] = (v16f){ 0 };
 	}
 	for (int d = 0; d < a->hd; d++) {
 		const float *kr = a->kt + (size_t)d * ATTN_KT;
 
+		ATTN_UNROLL
 		for (int c = 0; c < NV; c++) {
 			v16f k = vload(kr + 16 * c);
 
+			ATTN_UNROLL
 			for (int r = 0; r < R; r++)
 				s[r][c] += q[r][d] * k;
 		}
 	}
+	ATTN_UNROLL
 	for (int r = 0; r < R; r++) {
 		const int i = i0 + r;
-		v16f mx = (v16f){ 0 } - INFINITY;
-		float mt = -INFINITY, mnew, sum = 0.0f;
+		v16f mx = (v16f){ 0 } - INFINITY, vs = (v16f){ 0 };
+		float mt, mnew, sum;
 
+		ATTN_UNROLL
 		for (int c = 0; c < NV; c++) {
 			v16i j = lane + 16 * c;
 			v16i in = (j >= lo) & (j < hi);
@@ -112,21 +152,21 @@ static inline void rows(const struct attn_tile_args *a, int i0, const int R)
 			s[r][c] *= a->scale;
 			/* masked lanes become -inf */
 			s[r][c] = (v16f)((in & (v16i)s[r][c]) | (~in & (v16i)mx));
-			mx = (v16f)(((v16i)(s[r][c] > mx) & (v16i)s[r][c]) | (~(v16i)(s[r][c] > mx) & (v16i)mx));
+			mx = vmax(s[r][c], mx);
 		}
-		for (int k = 0; k < 16; k++)
-			mt = mx[k] > mt ? mx[k] : mt;
+		mt = hmax16(mx);
 		mnew = mt > a->m[i] ? mt : a->m[i];
 		corr[r] = a->m[i] == -INFINITY ? 0.0f : expf(a->m[i] - mnew);
+		ATTN_UNROLL
 		for (int c = 0; c < NV; c++) {
 			v16i j = lane + 16 * c;
 			v16i in = (j >= lo) & (j < hi);
-			v16f p = vexp_neg(s[r][c] - mnew);
+			v16f p = (v16f)(in & (v16i)vexp_neg(s[r][c] - mnew));
 
-			vstore(pj[r] + 16 * c, (v16f)(in & (v16i)p));
+			vstore(pj[r] + 16 * c, p);
+			vs += p;
 		}
-		for (int j = lo; j < hi; j++)
-			sum += pj[r][j];
+		sum = hsum16(vs);
 		a->l[i] = a->l[i] * corr[r] + sum;
 		a->m[i] = mnew;
 	}
@@ -137,24 +177,31 @@ static inline void rows(const struct attn_tile_args *a, int i0, const int R)
 		for (; d + 64 <= a->hdv; d += 64) {
 			v16f o[2][4];
 
+			ATTN_UNROLL
 			for (int r = 0; r < R; r++)
+				ATTN_UNROLL
 				for (int u = 0; u < 4; u++)
 					o[r][u] = vload(acc[r] + d + 16 * u) * corr[r];
 			for (int j = lo; j < hi; j++) {
 				const float *vr = a->v + (size_t)j * a->hdv + d;
 
+				ATTN_UNROLL
 				for (int u = 0; u < 4; u++) {
 					v16f v = vload(vr + 16 * u);
 
+					ATTN_UNROLL
 					for (int r = 0; r < R; r++)
 						o[r][u] += pj[r][j] * v;
 				}
 			}
+			ATTN_UNROLL
 			for (int r = 0; r < R; r++)
+				ATTN_UNROLL
 				for (int u = 0; u < 4; u++)
 					vstore(acc[r] + d + 16 * u, o[r][u]);
 		}
 		for (; d + 16 <= a->hdv; d += 16)
+			ATTN_UNROLL
 			for (int r = 0; r < R; r++) {
 				v16f o = vload(acc[r] + d) * corr[r];
 
@@ -163,6 +210,7 @@ static inline void rows(const struct attn_tile_args *a, int i0, const int R)
 				vstore(acc[r] + d, o);
 			}
 		for (; d < a->hdv; d++)
+			ATTN_UNROLL
 			for (int r = 0; r < R; r++) {
 				float o = acc[r][d] * corr[r];
 
@@ -252,11 +300,11 @@ static const v16i tr_hi[4] = {
 
 static inline void transpose16(v16f x[16])
 {
-#pragma GCC unroll 4
+	ATTN_UNROLL
 	for (int k = 0; k < 4; k++) {
 		const int b = 8 >> k;
 
-#pragma GCC unroll 16
+		ATTN_UNROLL16
 		for (int r = 0; r < 16; r++)
 			if (!(r & b)) {
 				v16f x0 = x[r], x1 = x[r + b];
@@ -277,13 +325,13 @@ static void load(const struct attn_load_args *a)
 		for (int r0 = 0; r0 < ATTN_KT; r0 += 16) {
 			v16f x[16];
 
-#pragma GCC unroll 16
+			ATTN_UNROLL16
 			for (int r = 0; r < 16; r++)
 				x[r] = r0 + r < a->nk ? ld16(k + (size_t)(r0 + r) * a->k_stride + d0 * esz, a->f16)
 						      : (v16f){ 0 };
 			if (r0 < a->nk)
 				transpose16(x);
-#pragma GCC unroll 16
+			ATTN_UNROLL16
 			for (int d = 0; d < 16; d++)
 				vstore(a->kt + (size_t)(d0 + d) * ATTN_KT + r0, x[d]);
 		}

@@ -37,6 +37,8 @@
 #define ATTN_CHUNK 256
 #define ATTN_SCRATCH (2 * ATTN_MAX_HEAD * ATTN_KT + \
 		      ATTN_MAX_ROWS * (ATTN_MAX_HEAD + 2))
+_Static_assert(ATTN_SCRATCH % 16 == 0 && ATTN_MAX_ROWS % 16 == 0 && ATTN_MAX_HEAD % 16 == 0,
+	       "attention scratch parts keep 64-byte alignment");
 
 struct cpu_backend {
 	struct engine_backend base;
@@ -229,7 +231,10 @@ static int cpu_reserve(struct engine_backend *be, uint32_t n_rows, uint32_t widt
 		}
 	}
 	if (c->attn_scratch == NULL) {
-		c->attn_scratch = malloc((size_t)be->n_threads * ATTN_SCRATCH * sizeof(float));
+		/* 64-byte aligned, as every tile vector in it is (ATTN_SCRATCH and
+		 * its parts are multiples of 16 floats): a vector across two cache
+		 * lines costs two loads */
+		c->attn_scratch = aligned_alloc(64, (size_t)be->n_threads * ATTN_SCRATCH * sizeof(float));
 		if (c->attn_scratch == NULL)
 			return engine_seterr(ENGINE_ENOMEM, "out of memory for scratch");
 	}
