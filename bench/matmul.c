@@ -38,18 +38,6 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void tensor(struct etensor *t, enum quant_type type, int64_t ne0, int64_t ne1, void *data)
-{
-	memset(t, 0, sizeof(*t));
-	t->type = type;
-	t->ne[0] = ne0;
-	t->ne[1] = ne1;
-	t->ne[2] = t->ne[3] = 1;
-	t->nb1 = quant_row_size(type, ne0);
-	t->data = data;
-	t->name = "bench";
-}
-
 int main(int argc, char **argv)
 {
 	static const enum quant_type types[] = { QT_Q4_0, QT_Q8_0, QT_Q4_K, QT_Q6_K };
@@ -142,11 +130,11 @@ int main(int argc, char **argv)
 				memcpy(w + i * wstride, w, wbytes);
 			for (int64_t i = 0; i < K * T_max; i++)
 				x[i] = (float)rnd32() / 4294967296.0f - 0.5f;
-			tensor(&tw, types[ti], K, R, w);
+			etensor_init2d(&tw, types[ti], K, R, w, "bench");
 			if (r16 && quant_r16_layout(types[ti]))
 				tw.r16 = quant_r16_active();
-			tensor(&tx, QT_F32, K, T_max, x);
-			tensor(&ty, QT_F32, R, T_max, y);
+			etensor_init2d(&tx, QT_F32, K, T_max, x, "bench");
+			etensor_init2d(&ty, QT_F32, R, T_max, y, "bench");
 			for (int nt = 1; nt <= 2; nt++) {
 				struct engine_backend *be;
 				double res[2];

@@ -20,16 +20,7 @@
 static int alloc_act(struct engine_ctx *c, struct etensor *t, enum quant_type type,
 		     int64_t width, int64_t rows, const char *name)
 {
-	size_t esz = type == QT_I32 ? sizeof(int32_t) : quant_row_size(type, 1);
-
-	memset(t, 0, sizeof(*t));
-	t->type = type;
-	t->ne[0] = width;
-	t->ne[1] = rows;
-	t->ne[2] = t->ne[3] = 1;
-	t->nb1 = type == QT_I32 || type == QT_F32 ? (size_t)width * esz
-						  : quant_row_size(type, width);
-	t->name = name;
+	etensor_init2d(t, type, width, rows, NULL, name);
 	return c->be->ops->tensor_alloc(c->be, t);
 }
 

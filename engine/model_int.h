@@ -11,6 +11,7 @@
 #define HALO_MODEL_INT_H
 
 #include <pthread.h>
+#include <string.h>
 
 #include "engine_int.h"
 
@@ -282,6 +283,21 @@ int forward_batch(struct engine_ctx *c, const int32_t *tokens, uint32_t n);
 /* Tensor types the engine uses internally that are not in the quant
  * table (ggml's id for I32). */
 #define QT_I32 ((enum quant_type)26)
+
+/* t as a matrix of `rows` rows of `width` elements of `type` (F32, I32 or a
+ * quant type; rows packed) at data (NULL: not yet allocated). */
+static inline void etensor_init2d(struct etensor *t, enum quant_type type, int64_t width, int64_t rows,
+				  void *data, const char *name)
+{
+	memset(t, 0, sizeof(*t));
+	t->type = type;
+	t->ne[0] = width;
+	t->ne[1] = rows;
+	t->ne[2] = t->ne[3] = 1;
+	t->nb1 = type == QT_I32 ? (size_t)width * sizeof(int32_t) : quant_row_size(type, width);
+	t->data = data;
+	t->name = name;
+}
 
 /* A view of rows [row0, row0 + n) of t. */
 static inline struct etensor etensor_rows_view(const struct etensor *t,

@@ -38,18 +38,6 @@ static float rndf(void)
 	return (float)((rng_state >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
 }
 
-static void tensor(struct etensor *t, enum quant_type type, int64_t ne0, int64_t ne1, void *data)
-{
-	memset(t, 0, sizeof(*t));
-	t->type = type;
-	t->ne[0] = ne0;
-	t->ne[1] = ne1;
-	t->ne[2] = t->ne[3] = 1;
-	t->nb1 = quant_row_size(type, ne0);
-	t->data = data;
-	t->name = "t";
-}
-
 struct acase {
 	enum quant_type kvt;
 	uint32_t n_head, n_kv, hd, hdv, pos0, n, window;
@@ -78,8 +66,8 @@ static void one_case(struct engine_backend *be, const struct acase *c, const cha
 	for (size_t i = 0; i < qw * c->n; i++)
 		qx[i] = rndf();
 	/* the cache rows, and the values they hold read back */
-	tensor(&tk, c->kvt, (int64_t)kw, n_ctx, kc);
-	tensor(&tv, c->kvt, (int64_t)vw, n_ctx, vc);
+	etensor_init2d(&tk, c->kvt, (int64_t)kw, n_ctx, kc, "k");
+	etensor_init2d(&tv, c->kvt, (int64_t)vw, n_ctx, vc, "v");
 	for (uint32_t p = 0; p < n_ctx; p++) {
 		for (size_t i = 0; i < kw; i++)
 			kf[p * kw + i] = rndf();
@@ -94,8 +82,8 @@ static void one_case(struct engine_backend *be, const struct acase *c, const cha
 			vf[p * vw + i] = c->kvt == QT_F16 ? quant_f16_to_f32(((uint16_t *)(vc + p * tv.nb1))[i])
 							  : ((float *)(vc + p * tv.nb1))[i];
 	}
-	tensor(&tq, QT_F32, (int64_t)qw, c->n, qx);
-	tensor(&to, QT_F32, (int64_t)ow, c->n, out);
+	etensor_init2d(&tq, QT_F32, (int64_t)qw, c->n, qx, "q");
+	etensor_init2d(&to, QT_F32, (int64_t)ow, c->n, out, "out");
 	memset(out, 0xff, ow * c->n * sizeof(float)); /* NaN: every value must be written */
 	{
 		struct attn_params rp = ap;

@@ -67,18 +67,6 @@ static void random_rows(enum quant_type t, uint8_t *p, int64_t n, int64_t rows)
 	}
 }
 
-static void tensor_f32(struct etensor *t, int64_t ne0, int64_t ne1, float *data)
-{
-	memset(t, 0, sizeof(*t));
-	t->type = QT_F32;
-	t->ne[0] = ne0;
-	t->ne[1] = ne1;
-	t->ne[2] = t->ne[3] = 1;
-	t->nb1 = (size_t)ne0 * sizeof(float);
-	t->data = data;
-	t->name = "t";
-}
-
 /* r16: the weights repacked into interleaved groups (quant_r16.c) first,
  * after checking that unpacking gives back every byte. */
 static void check_type(struct engine_backend *be, enum quant_type type, int64_t K, int64_t R,
@@ -122,14 +110,7 @@ static void check_type(struct engine_backend *be, enum quant_type type, int64_t 
 			ref[R * t + r] = s;
 			mag[R * t + r] = m;
 		}
-	memset(&tw, 0, sizeof(tw));
-	tw.type = type;
-	tw.ne[0] = K;
-	tw.ne[1] = R;
-	tw.ne[2] = tw.ne[3] = 1;
-	tw.nb1 = ws;
-	tw.data = w;
-	tw.name = "w";
+	etensor_init2d(&tw, type, K, R, w, "w");
 	if (r16) {
 		size_t gs = QUANT_R16_ROWS * ws;
 		uint8_t *orig = malloc(ws * (size_t)R), *back = malloc(gs);
@@ -146,16 +127,16 @@ static void check_type(struct engine_backend *be, enum quant_type type, int64_t 
 		free(back);
 		tw.r16 = r16;
 	}
-	tensor_f32(&tx, K, T, x);
-	tensor_f32(&tb, R, 1, bias);
-	tensor_f32(&td, R, T, out);
+	etensor_init2d(&tx, QT_F32, K, T, x, "x");
+	etensor_init2d(&tb, QT_F32, R, 1, bias, "bias");
+	etensor_init2d(&td, QT_F32, R, T, out, "out");
 	for (size_t bi = 0; bi < sizeof(batches) / sizeof(batches[0]); bi++) {
 		uint32_t n = batches[bi];
 
 		for (int mode = 0; mode < 3; mode++) { /* plain, bias, bias + in-place residual */
 			for (int64_t i = 0; i < R * T; i++)
 				out[i] = res[i] = mode == 2 ? rndf() : -777.0f;
-			tensor_f32(&tr, R, T, out);
+			etensor_init2d(&tr, QT_F32, R, T, out, "res");
 			be->ops->matmul(be, &td, &tw, &tx, n, mode ? &tb : NULL, mode == 2 ? &tr : NULL);
 			for (uint32_t t = 0; t < T; t++)
 				for (int64_t r = 0; r < R; r++) {
