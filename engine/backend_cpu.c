@@ -29,12 +29,12 @@
 #define ATTN_MAX_HEAD 512
 #define ATTN_MAX_GROUP 64
 #define ATTN_MAX_ROWS (ATTN_TQ * ATTN_MAX_GROUP)
-/* Per thread, in floats: K tile transposed, V tile, and per
- * query row the running max, sum and accumulator. */
 /* Batches of at most ATTN_SPLIT_TOKENS tokens seeing more than ATTN_CHUNK
  * keys split the keys into chunks (attn_split_run). */
 #define ATTN_SPLIT_TOKENS 4
 #define ATTN_CHUNK 256
+/* Per thread, in floats: K tile transposed, V tile, and per query row the
+ * running max, sum and accumulator (struct attn_rows). */
 #define ATTN_SCRATCH (2 * ATTN_MAX_HEAD * ATTN_KT + \
 		      ATTN_MAX_ROWS * (ATTN_MAX_HEAD + 2))
 _Static_assert(ATTN_SCRATCH % 16 == 0 && ATTN_MAX_ROWS % 16 == 0 && ATTN_MAX_HEAD % 16 == 0,
@@ -712,27 +712,40 @@ struct attn_job {
 	_Atomic int64_t next;    /* next work item to claim */
 };
 
+/* A thread's part of the scratch: the tile, and per query row the running
+ * max, sum of exponentials and weighted sum of values (acc[row][hdv]). */
+struct attn_rows {
+	float *kt, *vt, *mx, *sum, *acc;
+};
+
+static struct attn_rows attn_rows_of(const struct attn_job *j, int ith)
+{
+	struct attn_rows r;
+
+	r.kt = j->scratch + (size_t)ith * ATTN_SCRATCH;
+	r.vt = r.kt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
+	r.mx = r.vt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
+	r.sum = r.mx + ATTN_MAX_ROWS;
+	r.acc = r.sum + ATTN_MAX_ROWS;
+	return r;
+}
+
 /* Keys [kb, ke) of KV head kvh against the query rows of tokens [t0, t1)
- * (token-major, then the GQA group): leaves each row's running max, sum of
- * exponentials and weighted sum of values in the thread's scratch (mx, sum,
- * acc).  Returns the rows. */
+ * (token-major, then the GQA group), into the thread's rows (attn_rows).
+ * Returns the number of rows. */
 static uint32_t attn_span(const struct attn_job *j, int ith, uint32_t kvh, uint32_t t0, uint32_t t1,
 			  uint32_t kb, uint32_t ke)
 {
 	const struct attn_params *p = j->p;
 	const uint32_t group = p->n_head / p->n_head_kv, nq = (t1 - t0) * group;
 	const size_t esz = j->kc->type == QT_F16 ? 2 : 4;
-	float *kt = j->scratch + (size_t)ith * ATTN_SCRATCH;
-	float *vt = kt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
-	float *mx = vt + (size_t)ATTN_MAX_HEAD * ATTN_KT;
-	float *sum = mx + ATTN_MAX_ROWS;
-	float *acc = sum + ATTN_MAX_ROWS;
+	const struct attn_rows s = attn_rows_of(j, ith);
 	const float *qrow[ATTN_MAX_ROWS];
 	int lo[ATTN_MAX_ROWS], hi[ATTN_MAX_ROWS];
 	struct attn_tile_args ta = {
 		.nq = (int)nq, .hd = (int)p->head_dim, .hdv = (int)p->head_dim_v,
-		.q = qrow, .kt = kt, .v = vt, .lo = lo, .hi = hi, .scale = p->scale,
-		.m = mx, .l = sum, .acc = acc,
+		.q = qrow, .kt = s.kt, .v = s.vt, .lo = lo, .hi = hi, .scale = p->scale,
+		.m = s.mx, .l = s.sum, .acc = s.acc,
 	};
 
 	for (uint32_t i = 0; i < nq; i++) {
@@ -740,10 +753,10 @@ static uint32_t attn_span(const struct attn_job *j, int ith, uint32_t kvh, uint3
 
 		qrow[i] = (const float *)((const char *)j->q->data + (size_t)t * j->q->nb1) +
 			  (size_t)h * p->head_dim;
-		mx[i] = -INFINITY;
-		sum[i] = 0.0f;
+		s.mx[i] = -INFINITY;
+		s.sum[i] = 0.0f;
 	}
-	memset(acc, 0, (size_t)nq * p->head_dim_v * sizeof(float));
+	memset(s.acc, 0, (size_t)nq * p->head_dim_v * sizeof(float));
 	for (uint32_t k0 = kb; k0 < ke; k0 += ATTN_KT) {
 		int nk = ke - k0 < ATTN_KT ? (int)(ke - k0) : ATTN_KT;
 		const struct attn_load_args la = {
@@ -751,7 +764,7 @@ static uint32_t attn_span(const struct attn_job *j, int ith, uint32_t kvh, uint3
 			.f16 = j->kc->type == QT_F16,
 			.k = (const char *)j->kc->data + (size_t)k0 * j->kc->nb1 + (size_t)kvh * p->head_dim * esz,
 			.v = (const char *)j->vc->data + (size_t)k0 * j->vc->nb1 + (size_t)kvh * p->head_dim_v * esz,
-			.k_stride = j->kc->nb1, .v_stride = j->vc->nb1, .kt = kt, .vt = vt,
+			.k_stride = j->kc->nb1, .v_stride = j->vc->nb1, .kt = s.kt, .vt = s.vt,
 		};
 
 		j->kern->load(&la);
@@ -785,9 +798,7 @@ static void attn_run(void *arg, int ith, int nth)
 	const struct attn_params *p = j->p;
 	const uint32_t group = p->n_head / p->n_head_kv;
 	const int64_t n_blocks = (p->n_tokens + ATTN_TQ - 1) / ATTN_TQ;
-	const float *sum = j->scratch + (size_t)ith * ATTN_SCRATCH + 2 * (size_t)ATTN_MAX_HEAD * ATTN_KT +
-			   ATTN_MAX_ROWS;
-	const float *acc = sum + ATTN_MAX_ROWS;
+	const struct attn_rows s = attn_rows_of(j, ith);
 	int64_t item;
 
 	(void)nth;
@@ -804,10 +815,10 @@ static void attn_run(void *arg, int ith, int nth)
 			uint32_t t = t0 + i / group, h = kvh * group + i % group;
 			float *o = (float *)((char *)j->out->data + (size_t)t * j->out->nb1) +
 				   (size_t)h * p->head_dim_v;
-			float inv = 1.0f / sum[i];
+			float inv = 1.0f / s.sum[i];
 
 			for (uint32_t d = 0; d < p->head_dim_v; d++)
-				o[d] = acc[(size_t)i * p->head_dim_v + d] * inv;
+				o[d] = s.acc[(size_t)i * p->head_dim_v + d] * inv;
 		}
 	}
 }
@@ -822,8 +833,7 @@ static void attn_split_run(void *arg, int ith, int nth)
 	struct attn_job *j = arg;
 	const struct attn_params *p = j->p;
 	const uint32_t group = p->n_head / p->n_head_kv, hdv = p->head_dim_v;
-	const float *mx = j->scratch + (size_t)ith * ATTN_SCRATCH + 2 * (size_t)ATTN_MAX_HEAD * ATTN_KT;
-	const float *sum = mx + ATTN_MAX_ROWS, *acc = sum + ATTN_MAX_ROWS;
+	const struct attn_rows s = attn_rows_of(j, ith);
 	uint32_t first, last;
 	int64_t c;
 
@@ -840,9 +850,9 @@ static void attn_split_run(void *arg, int ith, int nth)
 				uint32_t t = i / group, h = kvh * group + i % group;
 				float *o = j->part + (((size_t)c * p->n_tokens + t) * p->n_head + h) * (hdv + 2);
 
-				o[0] = mx[i];
-				o[1] = sum[i];
-				memcpy(o + 2, acc + (size_t)i * hdv, hdv * sizeof(float));
+				o[0] = s.mx[i];
+				o[1] = s.sum[i];
+				memcpy(o + 2, s.acc + (size_t)i * hdv, hdv * sizeof(float));
 			}
 		}
 	}
