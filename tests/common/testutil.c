@@ -208,3 +208,16 @@ int32_t tu_argmax(const float *v, size_t n)
 			best = i;
 	return (int32_t)best;
 }
+
+uint32_t tu_rnd32(struct tu_rng *r)
+{
+	r->s ^= r->s << 13;
+	r->s ^= r->s >> 7;
+	r->s ^= r->s << 17;
+	return (uint32_t)(r->s >> 16);
+}
+
+float tu_rndf(struct tu_rng *r)
+{
+	return (float)(tu_rnd32(r) >> 8) / 16777216.0f * 2.0f - 1.0f;
+}

@@ -22,6 +22,15 @@ const char *tu_testdata(void);
 /* The index of the largest of v[0..n), the lowest on ties (greedy). */
 int32_t tu_argmax(const float *v, size_t n);
 
+/* A reproducible pseudo-random stream (xorshift64), seeded by its state:
+ * tu_rnd32 gives the next 32 bits, tu_rndf a float in [-1, 1) with 24
+ * random bits. */
+struct tu_rng {
+	uint64_t s;
+};
+uint32_t tu_rnd32(struct tu_rng *r);
+float tu_rndf(struct tu_rng *r);
+
 /* The result of running the halo-agent binary ($HALO_BIN). */
 struct tu_run {
 	int status;     /* exit code, or 128+signal */

@@ -26,17 +26,11 @@
 #include <cmocka.h>
 
 #include "model_int.h"
+#include "testutil.h"
 
 #define TOL 1e-5
 
-static uint64_t rng_state = 0x243f6a8885a308d3ull;
-static float rndf(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (float)((rng_state >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
-}
+static struct tu_rng rng = { 0x243f6a8885a308d3ull };
 
 struct acase {
 	enum quant_type kvt;
@@ -64,15 +58,15 @@ static void one_case(struct engine_backend *be, const struct acase *c, const cha
 
 	assert_true(qx && out && kf && vf && kc && vc && s);
 	for (size_t i = 0; i < qw * c->n; i++)
-		qx[i] = rndf();
+		qx[i] = tu_rndf(&rng);
 	/* the cache rows, and the values they hold read back */
 	etensor_init2d(&tk, c->kvt, (int64_t)kw, n_ctx, kc, "k");
 	etensor_init2d(&tv, c->kvt, (int64_t)vw, n_ctx, vc, "v");
 	for (uint32_t p = 0; p < n_ctx; p++) {
 		for (size_t i = 0; i < kw; i++)
-			kf[p * kw + i] = rndf();
+			kf[p * kw + i] = tu_rndf(&rng);
 		for (size_t i = 0; i < vw; i++)
-			vf[p * vw + i] = rndf();
+			vf[p * vw + i] = tu_rndf(&rng);
 		q->from_float(kf + p * kw, kc + p * tk.nb1, (int64_t)kw);
 		q->from_float(vf + p * vw, vc + p * tv.nb1, (int64_t)vw);
 		for (size_t i = 0; i < kw; i++)

@@ -21,18 +21,11 @@
 #include <cmocka.h>
 
 #include "model_int.h"
+#include "testutil.h"
 
 #define TOL 1e-5
 
-static uint64_t rng_state = 0x13198a2e03707344ull;
-static uint32_t rnd32(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 16);
-}
-static float rndf(void) { return (float)(rnd32() >> 8) / 16777216.0f * 2.0f - 1.0f; }
+static struct tu_rng rng = { 0x13198a2e03707344ull };
 
 /* Random blocks with every value finite and below 8 in magnitude. */
 static void random_rows(enum quant_type t, uint8_t *p, int64_t n, int64_t rows)
@@ -46,7 +39,7 @@ static void random_rows(enum quant_type t, uint8_t *p, int64_t n, int64_t rows)
 		assert_non_null(x);
 		for (int64_t r = 0; r < rows; r++) {
 			for (int64_t i = 0; i < n; i++)
-				x[i] = rndf();
+				x[i] = tu_rndf(&rng);
 			q->from_float(x, p + (size_t)r * quant_row_size(t, n), n);
 		}
 		free(x);
@@ -58,7 +51,7 @@ static void random_rows(enum quant_type t, uint8_t *p, int64_t n, int64_t rows)
 
 		do {
 			for (size_t i = 0; i < q->type_size; i++)
-				blk[i] = (uint8_t)rnd32();
+				blk[i] = (uint8_t)tu_rnd32(&rng);
 			q->to_float(blk, y, q->block_size);
 			ok = true;
 			for (int64_t i = 0; i < q->block_size; i++)
@@ -90,13 +83,13 @@ static void check_type(struct engine_backend *be, enum quant_type type, int64_t 
 	for (int64_t r = 0; r < R; r++)
 		q->to_float(w + ws * (size_t)r, wf + K * r, K);
 	for (int64_t i = 0; i < K * T; i++)
-		x[i] = rndf() * (i % 7 == 0 ? 4.0f : 1.0f);
+		x[i] = tu_rndf(&rng) * (i % 7 == 0 ? 4.0f : 1.0f);
 	for (uint32_t t = 0; t < T; t++) {
 		qa->from_float(x + K * t, xq, K);
 		qa->to_float(xq, xf + K * t, K);
 	}
 	for (int64_t r = 0; r < R; r++)
-		bias[r] = rndf();
+		bias[r] = tu_rndf(&rng);
 	for (uint32_t t = 0; t < T; t++)
 		for (int64_t r = 0; r < R; r++) {
 			double s = 0.0, m = 0.0;
@@ -135,7 +128,7 @@ static void check_type(struct engine_backend *be, enum quant_type type, int64_t 
 
 		for (int mode = 0; mode < 3; mode++) { /* plain, bias, bias + in-place residual */
 			for (int64_t i = 0; i < R * T; i++)
-				out[i] = res[i] = mode == 2 ? rndf() : -777.0f;
+				out[i] = res[i] = mode == 2 ? tu_rndf(&rng) : -777.0f;
 			etensor_init2d(&tr, QT_F32, R, T, out, "res");
 			be->ops->matmul(be, &td, &tw, &tx, n, mode ? &tb : NULL, mode == 2 ? &tr : NULL);
 			for (uint32_t t = 0; t < T; t++)

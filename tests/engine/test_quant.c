@@ -21,15 +21,7 @@
 static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd32(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 16);
-}
-static float rndf(void) { return (float)(rnd32() >> 8) / 16777216.0f * 2.0f - 1.0f; }
+static struct tu_rng rng = { 0x9e3779b97f4a7c15ull };
 
 /* $HALO_TESTDATA/rel in a static buffer. */
 static const char *tpath(const char *rel)
@@ -233,7 +225,7 @@ static void test_f16_hardware(void **state)
 			fail_msg("f16 %04x: %08x != hw %08x", h, f2u(a), f2u(b));
 	}
 	for (uint32_t i = 0; i < (1u << 22); i++) {
-		uint32_t u = rnd32() ^ (rnd32() << 16);
+		uint32_t u = tu_rnd32(&rng) ^ (tu_rnd32(&rng) << 16);
 		float f;
 
 		if (i & 1)
@@ -296,7 +288,7 @@ static void check_roundtrip(enum quant_type t, double tol_in_d, double abs_tol)
 		float scale = round == 0 ? 0.0f : powf(10.0f, (float)(round - 4));
 
 		for (int64_t i = 0; i < n; i++)
-			x[i] = rndf() * scale;
+			x[i] = tu_rndf(&rng) * scale;
 		x[37] *= 50.0f;
 		q->from_float(x, buf, n);
 		q->to_float(buf, y, n);
@@ -349,7 +341,7 @@ static void test_q8_contracts(void **state)
 	(void)state;
 	_Static_assert(sizeof(k[0]) == 292, "q8_k");
 	for (int i = 0; i < 512; i++)
-		x[i] = rndf() * (i % 3 ? 1.0f : -3.0f);
+		x[i] = tu_rndf(&rng) * (i % 3 ? 1.0f : -3.0f);
 	x[5] = -1000.0f; /* the extreme maps to exactly -127 */
 	quant_traits_of(QT_Q8_K)->from_float(x, k, 512);
 	for (int b = 0; b < 2; b++)

@@ -32,18 +32,11 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "testutil.h"
 
 #define TOL 1e-5
 
-static uint64_t rng_state = 0x243f6a8885a308d3ull;
-static uint32_t rnd32(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 16);
-}
-static float rndf(void) { return (float)(rnd32() >> 8) / 16777216.0f * 2.0f - 1.0f; }
+static struct tu_rng rng = { 0x243f6a8885a308d3ull };
 
 /* Fill a row of n elements of type t with random bytes, block by block,
  * redrawing blocks whose largest |value| is not in [lo, hi). */
@@ -60,7 +53,7 @@ static void random_row(enum quant_type t, void *row, int64_t n, float lo, float 
 
 		do {
 			for (size_t i = 0; i < q->type_size; i++)
-				blk[i] = (uint8_t)rnd32();
+				blk[i] = (uint8_t)tu_rnd32(&rng);
 			q->to_float(blk, y, bs);
 			float amax = 0.0f;
 
@@ -109,13 +102,13 @@ static void case_init(struct dot_case *c, enum quant_type t, int64_t n, float lo
 		/* random bits of a float format mostly give a few huge values that
 		 * swamp the rest; use ordinary weights instead */
 		for (int64_t i = 0; i < n; i++)
-			wf[i] = rndf() * 4.0f;
+			wf[i] = tu_rndf(&rng) * 4.0f;
 		q->from_float(wf, c->w, n);
 	} else {
 		random_row(t, c->w, n, lo, hi);
 	}
 	for (int64_t i = 0; i < n; i++)
-		x[i] = rndf() * (i % 5 == 0 ? 3.0f : 1.0f);
+		x[i] = tu_rndf(&rng) * (i % 5 == 0 ? 3.0f : 1.0f);
 	qa->from_float(x, c->a, n);
 	q->to_float(c->w, wf, n);
 	qa->to_float(c->a, af, n);
@@ -291,14 +284,14 @@ static void test_gemm_all(void **state)
 					random_row(t, w + ws * r, n, 0.0f, 1e6f);
 				} else {
 					for (int64_t i = 0; i < n; i++)
-						x[i] = rndf() * 4.0f;
+						x[i] = tu_rndf(&rng) * 4.0f;
 					q->from_float(x, w + ws * r, n);
 				}
 				q->to_float(w + ws * r, wf + n * r, n);
 			}
 			for (int c = 0; c < GM_COLS; c++) {
 				for (int64_t i = 0; i < n; i++)
-					x[i] = rndf() * (i % 5 == 0 ? 3.0f : 1.0f);
+					x[i] = tu_rndf(&rng) * (i % 5 == 0 ? 3.0f : 1.0f);
 				qa->from_float(x, a + as * c, n);
 				qa->to_float(a + as * c, af + n * c, n);
 			}
@@ -393,7 +386,7 @@ static void test_gemv_all(void **state)
 
 			assert_true(wbuf && a && wf && af);
 			for (int64_t i = 0; i < n; i++)
-				wf[i] = rndf() * (i % 5 == 0 ? 3.0f : 1.0f);
+				wf[i] = tu_rndf(&rng) * (i % 5 == 0 ? 3.0f : 1.0f);
 			qa->from_float(wf, a, n);
 			qa->to_float(a, af, n);
 			for (int r = 0; r < GV_ROWS; r++) {
@@ -483,7 +476,7 @@ static void test_xgemm_all(void **state)
 			}
 			for (int c = 0; c < GX_COLS; c++) {
 				for (int64_t i = 0; i < n; i++)
-					af[i] = rndf() * (i % 5 == 0 ? 3.0f : 1.0f);
+					af[i] = tu_rndf(&rng) * (i % 5 == 0 ? 3.0f : 1.0f);
 				qa->from_float(af, a + as * c, n);
 				qa->to_float(a + as * c, af, n);
 				for (int r = 0; r < GX_ROWS; r++) {
@@ -563,8 +556,8 @@ static void test_from_float_isa(void **state)
 
 		for (int rep = 0; rep < 20; rep++) {
 			for (int64_t i = 0; i < n; i++) /* ties and zero blocks included */
-				x[i] = rep % 4 == 0 ? (float)((int)(rndf() * 20.0f)) * 0.5f
-					  : rep % 4 == 1 && i < 256 ? 0.0f : rndf() * (1 + rep);
+				x[i] = rep % 4 == 0 ? (float)((int)(tu_rndf(&rng) * 20.0f)) * 0.5f
+					  : rep % 4 == 1 && i < 256 ? 0.0f : tu_rndf(&rng) * (1 + rep);
 			assert_int_equal(engine_cpu_set_isa(ENGINE_ISA_SCALAR), 0);
 			q->from_float(x, ref, n);
 			for (int isa = 1; isa <= (int)caps.best; isa++) {
