@@ -28,24 +28,25 @@
 #include "engine.h"
 #include "model_int.h"
 #include "testutil.h"
+#include "vk_suite.h"
 
 static struct engine_model *g_model;
 static bool g_have_vk;
 
-static struct engine_ctx *ctx_new_n(enum engine_backend_kind kind, bool must, uint32_t n_ctx)
+static struct engine_ctx_params params(enum engine_backend_kind kind, uint32_t n_ctx)
 {
 	struct engine_ctx_params p = ENGINE_CTX_PARAMS_INIT;
-	const char *dev = getenv("HALO_VK_DEVICE");
-	struct engine_ctx *c = NULL;
 
 	p.n_ctx = n_ctx;
 	p.n_batch = 64;
 	p.n_threads = 2;
 	p.backend = kind;
-	p.device = dev ? atoi(dev) : 0;
-	if (engine_ctx_new(&c, g_model, &p) != 0 && must)
-		fail_msg("engine_ctx_new: %s", engine_errmsg());
-	return c;
+	return p;
+}
+
+static struct engine_ctx *ctx_new_n(enum engine_backend_kind kind, bool must, uint32_t n_ctx)
+{
+	return vks_ctx_new(g_model, params(kind, n_ctx), must);
 }
 
 static struct engine_ctx *ctx_new(enum engine_backend_kind kind, bool must)
@@ -55,21 +56,8 @@ static struct engine_ctx *ctx_new(enum engine_backend_kind kind, bool must)
 
 static int setup(void **state)
 {
-	char path[1024];
-	struct engine_ctx *c;
-
 	(void)state;
-	snprintf(path, sizeof(path), "%s/models/stories260K.gguf", tu_testdata());
-	if (engine_model_open(&g_model, path, NULL) != 0) {
-		print_message("%s\n", engine_errmsg());
-		return -1;
-	}
-	c = ctx_new(ENGINE_BACKEND_VULKAN, false);
-	g_have_vk = c != NULL;
-	if (!g_have_vk)
-		print_message("no Vulkan device (%s): skipping\n", engine_errmsg());
-	engine_ctx_free(c);
-	return 0;
+	return vks_setup(&g_model, &g_have_vk, params(ENGINE_BACKEND_VULKAN, 256));
 }
 
 static int teardown(void **state)

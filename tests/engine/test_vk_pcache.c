@@ -26,6 +26,7 @@
 #include "backend_vk.h"
 #include "engine.h"
 #include "testutil.h"
+#include "vk_suite.h"
 
 #define N_GEN 12
 #define HDR 32                        /* our file header; then the driver's data */
@@ -35,20 +36,20 @@ static bool g_have_vk;
 static int32_t g_ref[N_GEN];          /* greedy ids without a cache */
 
 /* cache_dir as backend_vk_opts; `must`: fail the test when it does not open. */
-static struct engine_ctx *ctx_new(const char *cache_dir, bool must)
+static struct engine_ctx_params params(const char *cache_dir)
 {
 	struct engine_ctx_params p = ENGINE_CTX_PARAMS_INIT;
-	const char *dev = getenv("HALO_VK_DEVICE");
-	struct engine_ctx *c = NULL;
 
 	p.n_ctx = 128;
 	p.n_batch = 32;
 	p.backend = ENGINE_BACKEND_VULKAN;
-	p.device = dev ? atoi(dev) : 0;
 	p.cache_dir = cache_dir;
-	if (engine_ctx_new(&c, g_model, &p) != 0 && must)
-		fail_msg("engine_ctx_new: %s", engine_errmsg());
-	return c;
+	return p;
+}
+
+static struct engine_ctx *ctx_new(const char *cache_dir, bool must)
+{
+	return vks_ctx_new(g_model, params(cache_dir), must);
 }
 
 static double now_ms(void)
@@ -91,23 +92,11 @@ static void run(const char *cache_dir, int32_t *out)
 
 static int setup(void **state)
 {
-	char path[1024];
-	struct engine_ctx *c;
-
 	(void)state;
-	snprintf(path, sizeof(path), "%s/models/stories260K.gguf", tu_testdata());
-	if (engine_model_open(&g_model, path, NULL) != 0) {
-		print_message("%s\n", engine_errmsg());
+	if (vks_setup(&g_model, &g_have_vk, params("")) != 0)
 		return -1;
-	}
-	c = ctx_new("", false);
-	g_have_vk = c != NULL;
-	if (!g_have_vk) {
-		print_message("no Vulkan device (%s): skipping\n", engine_errmsg());
-		return 0;
-	}
-	engine_ctx_free(c);
-	run("", g_ref);
+	if (g_have_vk)
+		run("", g_ref);
 	return 0;
 }
 

@@ -21,45 +21,33 @@
 #include "engine.h"
 #include "model_int.h"
 #include "testutil.h"
+#include "vk_suite.h"
 
 #define N_GEN 16
 
 static struct engine_model *g_model;
 static bool g_have_vk;
 
-static struct engine_ctx *ctx_new(bool profile, bool must)
+static struct engine_ctx_params params(bool profile)
 {
 	struct engine_ctx_params p = ENGINE_CTX_PARAMS_INIT;
-	const char *dev = getenv("HALO_VK_DEVICE");
-	struct engine_ctx *c = NULL;
 
 	p.n_ctx = 128;
 	p.n_batch = 32;
 	p.backend = ENGINE_BACKEND_VULKAN;
-	p.device = dev ? atoi(dev) : 0;
 	p.profile = profile;
-	if (engine_ctx_new(&c, g_model, &p) != 0 && must)
-		fail_msg("engine_ctx_new: %s", engine_errmsg());
-	return c;
+	return p;
+}
+
+static struct engine_ctx *ctx_new(bool profile, bool must)
+{
+	return vks_ctx_new(g_model, params(profile), must);
 }
 
 static int setup(void **state)
 {
-	char path[1024];
-	struct engine_ctx *c;
-
 	(void)state;
-	snprintf(path, sizeof(path), "%s/models/stories260K.gguf", tu_testdata());
-	if (engine_model_open(&g_model, path, NULL) != 0) {
-		print_message("%s\n", engine_errmsg());
-		return -1;
-	}
-	c = ctx_new(false, false);
-	g_have_vk = c != NULL;
-	if (!g_have_vk)
-		print_message("no Vulkan device (%s): skipping\n", engine_errmsg());
-	engine_ctx_free(c);
-	return 0;
+	return vks_setup(&g_model, &g_have_vk, params(false));
 }
 
 static int teardown(void **state)
