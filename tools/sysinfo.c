@@ -27,6 +27,11 @@ int tools_seterr(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	va_end(ap);
+	/* messages quote archive entries and URLs: a control character in
+	 * one must not split the line or reach the terminal */
+	for (char *c = errbuf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	return code;
 }
 

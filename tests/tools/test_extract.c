@@ -302,6 +302,15 @@ static void test_dotdot(void **state)
 	const struct ent e3[] = { { 'd', "a/..", NULL, 0 } };
 	assert_int_equal(extract_entries("dd3", e3, 1, "a/..", NULL), TOOLS_EDENIED);
 	assert_nothing_outside();
+
+	/* a name that would set the terminal's title and split the message:
+	 * quoted with its control characters as '?', on one line */
+	const struct ent e4[] = { { 'f', "\033]0;pwned\a\n/../evil", "evil\n", 0 } };
+	assert_int_equal(extract_entries("dd4", e4, 1, "'?]0;pwned?" "?/../evil'", NULL),
+			 TOOLS_EDENIED);
+	for (const char *c = tools_errmsg(); *c; c++)
+		assert_false((unsigned char)*c < 0x20 || *c == 0x7f);
+	assert_nothing_outside();
 }
 
 static void test_absolute(void **state)
