@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "tools.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
 #define CONFIG_MAX_DEPTH 8
@@ -105,15 +106,6 @@ const char *config_value_text(const struct config *cfg,
 	return buf;
 }
 
-/* Messages quote the user's text (keys, values): keep them on one line by
- * replacing control characters. */
-static void one_line(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 /* ---- the walk ---------------------------------------------------------- */
 
 struct walk {
@@ -173,7 +165,7 @@ static void warn_unknown(struct walk *w, const yaml_node_t *node,
 		 node->start_mark.column + 1, name,
 		 sug ? " (did you mean '" : " (ignored)", sug ? sug : "",
 		 sug ? "'?)" : "");
-	one_line(msg);
+	tools_one_line(msg); /* messages quote the user's keys and values */
 	if (w->warn)
 		w->warn(w->ud, msg);
 }
@@ -396,7 +388,7 @@ int config_load_buffer(struct config *cfg, const char *name, const char *text,
 out_parser:
 	yaml_parser_delete(&parser);
 	if (rc < 0)
-		one_line(err);
+		tools_one_line(err);
 	return rc;
 }
 

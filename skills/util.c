@@ -5,22 +5,13 @@
 #include <openssl/evp.h>
 
 #include "skills_int.h"
+#include "tools.h"
 
 static _Thread_local char errbuf[1024];
 
 const char *skills_errmsg(void)
 {
 	return errbuf;
-}
-
-/* Messages quote the document (keys, attributes, words): a control
- * character in the quote would break the one-line message or reach the
- * terminal, so each becomes '?'. */
-static void one_line(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
 }
 
 int skills_seterr(int code, const char *fmt, ...)
@@ -30,7 +21,7 @@ int skills_seterr(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	va_end(ap);
-	one_line(errbuf);
+	tools_one_line(errbuf); /* messages quote the document */
 	return code;
 }
 
@@ -182,7 +173,7 @@ void skills_warn(struct skills_skill *s, unsigned line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	one_line(msg);
+	tools_one_line(msg);
 	if (s->warnings == NULL) {
 		s->warnings = arena_alloc(s->arena, SKILLS_MAX_WARNINGS * sizeof(*w));
 		if (s->warnings == NULL)

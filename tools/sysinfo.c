@@ -27,12 +27,15 @@ int tools_seterr(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	va_end(ap);
-	/* messages quote archive entries and URLs: a control character in
-	 * one must not split the line or reach the terminal */
-	for (char *c = errbuf; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
+	tools_one_line(errbuf); /* messages quote archive entries and URLs */
 	return code;
+}
+
+void tools_one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
 }
 
 long tools_read_small(const char *path, char *buf, size_t cap)

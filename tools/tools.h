@@ -27,6 +27,11 @@ enum tools_err {
 
 const char *tools_errmsg(void);
 
+/* Replace every control character of s (< 0x20 and DEL) with '?', in
+ * place: a message quoting text from a file, an archive or the user stays
+ * on one line and cannot send escape sequences to the terminal. */
+void tools_one_line(char *s);
+
 /* ==== facts about this machine (sysinfo.c) ============================== */
 
 struct tools_sysinfo {
