@@ -76,11 +76,13 @@ static inline v16f vexp_neg(v16f x)
 	return p * sc;
 }
 
-/* Horizontal max and sum of 16 lanes: four halvings. */
-static const v16i half8 = { 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7 };
-static const v16i half4 = { 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11 };
-static const v16i half2 = { 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13 };
-static const v16i half1 = { 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14 };
+/* Horizontal max and sum of 16 lanes: four halvings.  Shuffles are
+ * __builtin_shufflevector with literal lanes, which GCC (12+) and clang
+ * both have. */
+#define HALF8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)
+#define HALF4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11)
+#define HALF2(v) __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13)
+#define HALF1(v) __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)
 
 static inline v16f vmax(v16f a, v16f b)
 {
@@ -89,19 +91,19 @@ static inline v16f vmax(v16f a, v16f b)
 
 static inline float hmax16(v16f v)
 {
-	v = vmax(v, __builtin_shuffle(v, half8));
-	v = vmax(v, __builtin_shuffle(v, half4));
-	v = vmax(v, __builtin_shuffle(v, half2));
-	v = vmax(v, __builtin_shuffle(v, half1));
+	v = vmax(v, HALF8(v));
+	v = vmax(v, HALF4(v));
+	v = vmax(v, HALF2(v));
+	v = vmax(v, HALF1(v));
 	return v[0];
 }
 
 static inline float hsum16(v16f v)
 {
-	v += __builtin_shuffle(v, half8);
-	v += __builtin_shuffle(v, half4);
-	v += __builtin_shuffle(v, half2);
-	v += __builtin_shuffle(v, half1);
+	v += HALF8(v);
+	v += HALF4(v);
+	v += HALF2(v);
+	v += HALF1(v);
 	return v[0];
 }
 
@@ -283,36 +285,32 @@ static inline v16f ld16(const void *p, bool f16)
 }
 
 /* The rounds of the 16 x 16 transpose: round b swaps bit b of the row and
- * the lane index between rows r and r + b (r without bit b); lo is row r's
- * new lanes, hi row r + b's, from the pair (x[r], x[r + b]). */
-static const v16i tr_lo[4] = {
-	{ 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23 },
-	{ 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27 },
-	{ 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29 },
-	{ 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30 },
-};
-static const v16i tr_hi[4] = {
-	{ 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31 },
-	{ 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31 },
-	{ 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31 },
-	{ 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31 },
-};
+ * the lane index between rows r and r + b (r without bit b); LO is row r's
+ * new lanes, HI row r + b's, from the pair (x[r], x[r + b]). */
+#define TR8_LO 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define TR8_HI 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define TR4_LO 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define TR4_HI 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define TR2_LO 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define TR2_HI 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define TR1_LO 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define TR1_HI 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define TR_ROUND(x, B, LO, HI)								\
+	ATTN_UNROLL16									\
+	for (int r = 0; r < 16; r++)							\
+		if (!(r & (B))) {							\
+			v16f x0 = (x)[r], x1 = (x)[r + (B)];				\
+											\
+			(x)[r] = __builtin_shufflevector(x0, x1, LO);			\
+			(x)[r + (B)] = __builtin_shufflevector(x0, x1, HI);		\
+		}
 
 static inline void transpose16(v16f x[16])
 {
-	ATTN_UNROLL
-	for (int k = 0; k < 4; k++) {
-		const int b = 8 >> k;
-
-		ATTN_UNROLL16
-		for (int r = 0; r < 16; r++)
-			if (!(r & b)) {
-				v16f x0 = x[r], x1 = x[r + b];
-
-				x[r] = __builtin_shuffle(x0, x1, tr_lo[k]);
-				x[r + b] = __builtin_shuffle(x0, x1, tr_hi[k]);
-			}
-	}
+	TR_ROUND(x, 8, TR8_LO, TR8_HI)
+	TR_ROUND(x, 4, TR4_LO, TR4_HI)
+	TR_ROUND(x, 2, TR2_LO, TR2_HI)
+	TR_ROUND(x, 1, TR1_LO, TR1_HI)
 }
 
 static void load(const struct attn_load_args *a)
